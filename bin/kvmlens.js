@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+import { main } from '../dist/cli/main.js';
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => {
+    console.error(`kvmlens: ${err && err.message ? err.message : err}`);
+    process.exitCode = 1;
+  },
+);

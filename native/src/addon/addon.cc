@@ -1,0 +1,20 @@
+// Module entry: the native core's whole JS surface.
+#include <napi.h>
+
+#include "addon/js_errors.h"
+#include "addon/session_wrap.h"
+
+namespace kvmlens_addon {
+Napi::Value AnalyzeFile(const Napi::CallbackInfo& info);
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setErrorClass", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                kvmlens_addon::set_error_class(info);
+              }));
+  exports.Set("analyzeFile", Napi::Function::New(env, kvmlens_addon::AnalyzeFile));
+  kvmlens_addon::SessionWrap::Register(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(kvmlens, Init)

@@ -1,0 +1,67 @@
+// perf kvm stat's pairing, for all four analyses at once, per thread:
+//   vmexit: kvm_exit (key exit_reason) -> next kvm_entry
+//   mmio:   write kvm_mmio type 2 -> kvm_entry; read kvm_exit -> kvm_mmio type 1
+//   ioport: kvm_pio -> kvm_entry           msr: kvm_msr -> kvm_entry
+// A thread's vCPU record is made at its first kvm_entry (vcpu_id from it);
+// its earlier events are ignored. Durations go into a LatencyHistogram per
+// (analysis, pid, vcpu, key, info). Filters (--vcpu, -p) are applied by the
+// readers of the snapshot: the statistics are the same as perf's because
+// every filter perf has selects whole threads.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/sample.h"
+#include "kvm/kvm_event.h"
+#include "stats/histogram.h"
+
+namespace kvmlens {
+
+struct AnalyzerOptions {
+  // Pairs longer than this (and not HLT / hlt) are counted in long_count and
+  // reported through on_long_event (stat live --duration). 0 = off.
+  uint64_t long_threshold_ns = 0;
+  std::function<void(const KvmEvent& end, Analysis, uint64_t key, uint32_t info,
+                     uint32_t vcpu, uint64_t duration_ns)> on_long_event;
+};
+
+struct StatRow {
+  Analysis analysis;
+  int32_t pid;
+  uint32_t vcpu;
+  uint64_t key;        // exit reason, gpa, port or msr index
+  uint32_t info;       // mmio type (1 R, 2 W), pio rw (1 POUT), msr write (1 W)
+  uint64_t long_count; // pairs above long_threshold_ns (not HLT)
+  LatencyHistogram hist;
+};
+
+class KvmAnalyzer : public RecordSink {
+ public:
+  KvmAnalyzer(const KvmDecoder& decoder, AnalyzerOptions options);
+
+  void on_sample(const Sample& sample) override;
+  void on_lost(uint64_t lost, uint32_t cpu) override;
+
+  // perf's key text: exit reason name, "0x<gpa>:R|W", "0x<port>:PIN|POUT",
+  // "0x<msr>:R|W" (printf %#llx, so 0 prints as "0").
+  std::string key_name(const StatRow& row, bool* known) const;
+
+  const std::vector<StatRow>& rows() const { return rows_; }
+  void reset_stats();  // stat live: statistics are per interval; thread state is kept
+  uint64_t lost() const { return lost_; }
+  uint64_t events() const { return events_; }     // kvm events decoded
+  uint64_t unpaired() const { return unpaired_; } // ends without a begin, replaced begins
+
+ private:
+  // implementation-owned: per-thread state, row index map
+  const KvmDecoder& decoder_;
+  AnalyzerOptions options_;
+  std::vector<StatRow> rows_;
+  uint64_t lost_ = 0, events_ = 0, unpaired_ = 0;
+};
+
+}  // namespace kvmlens

@@ -1,0 +1,54 @@
+// Latency statistics for one key: exact count, sum, min, max and Welford
+// mean/variance (as perf's update_stats), plus log-linear buckets (64 per
+// power of two, ~0.8% worst-case relative error at the bucket midpoint) for
+// percentiles and Prometheus / OTLP buckets. Recording never allocates after
+// the first value in an octave; histograms merge exactly.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace kvmlens {
+
+class LatencyHistogram {
+ public:
+  static constexpr int kSubBucketBits = 6;                  // 64 sub-buckets
+  static constexpr int kSubBuckets = 1 << kSubBucketBits;
+  static constexpr int kOctaves = 64 - kSubBucketBits + 1;  // covers all u64
+
+  void record(uint64_t value_ns);
+  void merge(const LatencyHistogram& other);
+  void reset();
+
+  uint64_t count() const { return count_; }
+  uint64_t sum() const { return sum_; }
+  uint64_t min() const { return count_ ? min_ : 0; }
+  uint64_t max() const { return max_; }
+  double mean() const { return mean_; }       // Welford running mean (perf's stats.mean)
+  double variance() const;                     // sample variance M2/(n-1), 0 if n < 2
+  double stddev_of_mean() const;               // perf's stddev_stats(): sqrt(var / n)
+  double rel_stddev_percent() const;           // perf's rel_stddev_stats(stddev, avg)
+
+  // Value at quantile q in [0,1] (bucket midpoint, clamped to [min, max]).
+  uint64_t quantile(double q) const;
+  // Count of values <= bound_ns, for classic buckets. Exact when bound_ns is
+  // a bucket boundary, else interpolated down to the containing bucket's lower edge.
+  uint64_t count_at_or_below(uint64_t bound_ns) const;
+
+  // Non-empty buckets as (lower bound inclusive, upper bound exclusive, count).
+  struct Bucket { uint64_t lower, upper, count; };
+  void buckets(std::vector<Bucket>* out) const;
+
+  static int index_of(uint64_t value);     // global bucket index
+  static uint64_t lower_bound(int index);
+  static uint64_t upper_bound(int index);  // exclusive (saturating)
+
+ private:
+  uint64_t count_ = 0, sum_ = 0, min_ = ~0ULL, max_ = 0;
+  double mean_ = 0, m2_ = 0;
+  // Lazily allocated octave blocks of 64 counters each.
+  std::array<std::unique_ptr<uint64_t[]>, kOctaves> octaves_{};
+};
+
+}  // namespace kvmlens
