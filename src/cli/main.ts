@@ -4,6 +4,8 @@ import { KvmlensError } from '../core/errors.ts';
 import { normalizeArgv } from './argv.ts';
 import type { GlobalOptions } from './global-options.ts';
 import { fail } from './output.ts';
+import { statLiveCommand } from './stat-live.ts';
+import { statRecordCommand } from './stat-record.ts';
 import { statReportCommand } from './stat-report.ts';
 
 export function buildProgram(): Command {
@@ -27,7 +29,9 @@ export function buildProgram(): Command {
     .summary('kvm event statistics: record, report, live')
     .description('Statistics of KVM events (vmexit, mmio, ioport, msr) as perf kvm stat computes them.')
     .exitOverride();
+  stat.addCommand(statRecordCommand(globals).exitOverride());
   stat.addCommand(statReportCommand(globals).exitOverride());
+  stat.addCommand(statLiveCommand().exitOverride());
   program.addCommand(stat);
   return program;
 }

@@ -65,6 +65,7 @@ async function runStatReport(opts: ReportOptions, g: GlobalOptions, cmd: Command
   const progress = progressReporter(`reading ${input}`);
   const session = await analyzeFile(input, progress.update).finally(progress.done);
   const info = session.info();
+  if (!info.hasKvmEvents) warn(`${input}: the recording has no kvm events (record with \`kvmlens stat record\`)`);
   const vcpu = opts.vcpu >= 0 ? opts.vcpu : undefined;
   const base = { analysis: opts.event, vcpu, pids: opts.pid } as const;
   const rows = sortRows(rowsFromColumns(session.query({ ...base, groupBy: 'key', buckets: opts.histogram })), opts.key);

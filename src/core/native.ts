@@ -20,6 +20,7 @@ export interface RecordingInfo {
   nrCpusOnline: number;
   cmdline: string[];
   isa: string;
+  hasKvmEvents: boolean;
   events: string[];
   dataError?: { message: string; offset?: number };
 }
@@ -74,9 +75,76 @@ export interface NativeSession {
   query(q?: StatQuery): StatColumns;
 }
 
+/** Pairs slower than the long-event threshold, oldest first (stat live --duration). */
+export interface LongEvents {
+  length: number;
+  time: BigUint64Array;
+  pid: Int32Array;
+  vcpu: Uint32Array;
+  durationNs: Float64Array;
+  name: string[];
+  /** Long events not kept because JS did not fetch them in time. */
+  dropped: number;
+}
+
+/** A session that a native thread keeps filling (replay or live capture). */
+export interface LiveSession extends NativeSession {
+  /** stat live: statistics are per interval; thread pairing state is kept. */
+  resetStats(): void;
+  takeLongEvents(): LongEvents;
+  stop(): Promise<void>;
+  readonly running: boolean;
+  lostPerCpu(): Float64Array;
+  /** Why the source stopped early, if it did. */
+  sourceError(): string | undefined;
+}
+
+export interface AnalyzerOptions {
+  /** Pairs longer than this (other than HLT) count as long exits; 0 = off. */
+  longThresholdNs?: number;
+}
+
+export interface ReplayOptions extends AnalyzerOptions {
+  /** 1 = recorded pace, 2 = twice as fast, 0 = as fast as possible. */
+  speed?: number;
+  loop?: boolean;
+}
+
+export interface LiveOptions extends AnalyzerOptions {
+  /** Only these processes (their threads, including new ones); default: all CPUs. */
+  pids?: number[];
+  /** Ring buffer per CPU: pages (power of two) or a size with B/K/M/G, as perf's -m. */
+  mmapPages?: string;
+}
+
+export interface RecordOptions {
+  output: string;
+  pids?: number[];
+  mmapPages?: string;
+}
+
+export interface RecordResult {
+  samples: number;
+  lost: number;
+  bytes: number;
+}
+
+/** A running `stat record`: ring buffers drained into a perf.data file. */
+export interface Recorder {
+  stop(): Promise<RecordResult>;
+  readonly running: boolean;
+}
+
 interface Binding {
   setErrorClass(cls: unknown): void;
-  analyzeFile(path: string, onProgress?: (done: number, total: number) => void): Promise<NativeSession>;
+  analyzeFile(
+    path: string,
+    onProgress?: (done: number, total: number) => void,
+    options?: AnalyzerOptions,
+  ): Promise<NativeSession>;
+  startReplay(path: string, options: ReplayOptions): LiveSession;
+  startLive(options: LiveOptions): LiveSession;
+  startRecord(options: RecordOptions): Recorder;
 }
 
 let binding: Binding | undefined;
@@ -109,11 +177,37 @@ export function loadBinding(): Binding {
 export async function analyzeFile(
   path: string,
   onProgress?: (done: number, total: number) => void,
+  options: AnalyzerOptions = {},
 ): Promise<NativeSession> {
   try {
-    return await loadBinding().analyzeFile(path, onProgress);
+    return await loadBinding().analyzeFile(path, onProgress, options);
   } catch (err) {
     if (err instanceof KvmlensError) err.file = path;
+    throw err;
+  }
+}
+
+/** Replays a perf.data file through the analyzer at its recorded pace. */
+export function startReplay(path: string, options: ReplayOptions = {}): LiveSession {
+  try {
+    return loadBinding().startReplay(path, options);
+  } catch (err) {
+    if (err instanceof KvmlensError) err.file = path;
+    throw err;
+  }
+}
+
+/** Live capture of the kvm tracepoints through perf_event_open ring buffers. */
+export function startLive(options: LiveOptions = {}): LiveSession {
+  return loadBinding().startLive(options);
+}
+
+/** Records the kvm tracepoints into a perf.data file that perf can read. */
+export function startRecord(options: RecordOptions): Recorder {
+  try {
+    return loadBinding().startRecord(options);
+  } catch (err) {
+    if (err instanceof KvmlensError) err.file = options.output;
     throw err;
   }
 }

@@ -6,6 +6,7 @@
 
 namespace kvmlens_addon {
 Napi::Value AnalyzeFile(const Napi::CallbackInfo& info);
+Napi::Value StartReplay(const Napi::CallbackInfo& info);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -13,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 kvmlens_addon::set_error_class(info);
               }));
   exports.Set("analyzeFile", Napi::Function::New(env, kvmlens_addon::AnalyzeFile));
+  exports.Set("startReplay", Napi::Function::New(env, kvmlens_addon::StartReplay));
   kvmlens_addon::SessionWrap::Register(env, exports);
   return exports;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "addon/js_errors.h"
+#include "addon/options.h"
 #include "addon/session_wrap.h"
 #include "core/errors.h"
 #include "pipeline/session.h"
@@ -18,9 +19,11 @@ struct Progress { uint64_t done, total; };
 
 class AnalyzeFileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
  public:
-  AnalyzeFileWorker(Napi::Env env, std::string path, Napi::Function on_progress)
+  AnalyzeFileWorker(Napi::Env env, std::string path, Napi::Function on_progress,
+                    kvmlens::AnalyzerOptions options)
       : Napi::AsyncProgressQueueWorker<Progress>(env, "kvmlens.analyzeFile"),
         path_(std::move(path)),
+        options_(std::move(options)),
         deferred_(Napi::Promise::Deferred::New(env)) {
     if (!on_progress.IsEmpty()) on_progress_ = Napi::Persistent(on_progress);
   }
@@ -29,7 +32,7 @@ class AnalyzeFileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
 
   void Execute(const ExecutionProgress& progress) override {
     try {
-      session_ = kvmlens::analyze_file(path_, kvmlens::AnalyzerOptions{},
+      session_ = kvmlens::analyze_file(path_, options_,
                                        [&](uint64_t done, uint64_t total) {
                                          progress.Send(new Progress{done, total}, 1);
                                        });
@@ -69,6 +72,7 @@ class AnalyzeFileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
 
  private:
   std::string path_;
+  kvmlens::AnalyzerOptions options_;
   Napi::Promise::Deferred deferred_;
   Napi::FunctionReference on_progress_;
   std::unique_ptr<kvmlens::KvmSession> session_;
@@ -82,11 +86,12 @@ class AnalyzeFileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
 Napi::Value AnalyzeFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) {
-    Napi::TypeError::New(env, "analyzeFile(path, onProgress?) needs a path").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "analyzeFile(path, onProgress?, options?) needs a path").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Function on_progress = info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
-  auto* worker = new AnalyzeFileWorker(env, info[0].As<Napi::String>(), on_progress);
+  auto* worker = new AnalyzeFileWorker(env, info[0].As<Napi::String>(), on_progress,
+                                       analyzer_options(info[2]));
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

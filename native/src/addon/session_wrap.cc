@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "addon/js_errors.h"
+#include "core/errors.h"
 #include "kvm/stat_query.h"
 
 namespace kvmlens_addon {
@@ -62,17 +63,113 @@ void SessionWrap::Register(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = DefineClass(env, "NativeSession",
                                     {InstanceMethod("info", &SessionWrap::Info),
                                      InstanceMethod("readStats", &SessionWrap::ReadStats),
-                                     InstanceMethod("query", &SessionWrap::Query)});
+                                     InstanceMethod("query", &SessionWrap::Query),
+                                     InstanceMethod("stop", &SessionWrap::Stop),
+                                     InstanceMethod("resetStats", &SessionWrap::ResetStats),
+                                     InstanceMethod("takeLongEvents", &SessionWrap::TakeLongEvents),
+                                     InstanceMethod("lostPerCpu", &SessionWrap::LostPerCpu),
+                                     InstanceMethod("sourceError", &SessionWrap::SourceError),
+                                     InstanceAccessor("running", &SessionWrap::Running, nullptr)});
   g_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
   exports.Set("NativeSession", ctor);
 }
 
 SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SessionWrap>(info) {}
 
-Napi::Object SessionWrap::Wrap(Napi::Env env, std::unique_ptr<KvmSession> analysis) {
+SessionWrap::~SessionWrap() {
+  if (runner_) runner_->stop();
+}
+
+Napi::Object SessionWrap::Wrap(Napi::Env env, std::unique_ptr<KvmSession> analysis,
+                               std::unique_ptr<kvmlens::SessionRunner> runner) {
   Napi::Object obj = g_constructor->New({});
-  SessionWrap::Unwrap(obj)->analysis_ = std::move(analysis);
+  SessionWrap* self = SessionWrap::Unwrap(obj);
+  self->analysis_ = std::move(analysis);
+  self->runner_ = std::move(runner);
   return obj;
+}
+
+namespace {
+// Joins the runner's thread off the JS thread.
+class StopWorker : public Napi::AsyncWorker {
+ public:
+  StopWorker(Napi::Env env, kvmlens::SessionRunner* runner)
+      : Napi::AsyncWorker(env), runner_(runner), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override { if (runner_) runner_->stop(); }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+ private:
+  kvmlens::SessionRunner* runner_;
+  Napi::Promise::Deferred deferred_;
+};
+}  // namespace
+
+Napi::Value SessionWrap::Stop(const Napi::CallbackInfo& info) {
+  auto* worker = new StopWorker(info.Env(), runner_.get());
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value SessionWrap::ResetStats(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> hold(analysis_->mutex);
+  analysis_->analyzer->reset_stats();
+  return info.Env().Undefined();
+}
+
+Napi::Value SessionWrap::TakeLongEvents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<kvmlens::LongEvent> events;
+  uint64_t dropped = 0;
+  {
+    std::lock_guard<std::mutex> hold(analysis_->mutex);
+    events.swap(analysis_->long_events);
+    analysis_->long_events.reserve(events.capacity());
+    dropped = analysis_->long_events_dropped;
+    analysis_->long_events_dropped = 0;
+  }
+  const size_t n = events.size();
+  Napi::BigUint64Array time = Napi::BigUint64Array::New(env, n);
+  Napi::Int32Array pid = Napi::Int32Array::New(env, n);
+  Napi::Uint32Array vcpu = Napi::Uint32Array::New(env, n);
+  Napi::Float64Array duration = Napi::Float64Array::New(env, n);
+  Napi::Array names = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; i++) {
+    const kvmlens::LongEvent& e = events[i];
+    time[i] = e.time;
+    pid[i] = e.pid;
+    vcpu[i] = e.vcpu;
+    duration[i] = static_cast<double>(e.duration_ns);
+    kvmlens::StatRow probe{e.analysis, e.pid, e.vcpu, e.key, e.info, 0, {}};
+    bool known = true;
+    names.Set(static_cast<uint32_t>(i), analysis_->analyzer->key_name(probe, &known));
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("length", static_cast<double>(n));
+  o.Set("time", time);
+  o.Set("pid", pid);
+  o.Set("vcpu", vcpu);
+  o.Set("durationNs", duration);
+  o.Set("name", names);
+  o.Set("dropped", static_cast<double>(dropped));
+  return o;
+}
+
+Napi::Value SessionWrap::Running(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), runner_ && runner_->running());
+}
+
+Napi::Value SessionWrap::LostPerCpu(const Napi::CallbackInfo& info) {
+  std::vector<uint64_t> lost = runner_ ? runner_->lost_per_cpu() : std::vector<uint64_t>();
+  Napi::Float64Array a = Napi::Float64Array::New(info.Env(), lost.size());
+  for (size_t i = 0; i < lost.size(); i++) a[i] = static_cast<double>(lost[i]);
+  return a;
+}
+
+Napi::Value SessionWrap::SourceError(const Napi::CallbackInfo& info) {
+  std::string err = runner_ ? runner_->error() : std::string();
+  if (err.empty()) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), err);
 }
 
 Napi::Value SessionWrap::Info(const Napi::CallbackInfo& info) {
@@ -91,6 +188,7 @@ Napi::Value SessionWrap::Info(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < fi.cmdline.size(); i++) cmd.Set(static_cast<uint32_t>(i), fi.cmdline[i]);
   o.Set("cmdline", cmd);
   o.Set("isa", analysis_->decoder ? analysis_->decoder->isa_name() : std::string());
+  o.Set("hasKvmEvents", analysis_->decoder && analysis_->decoder->has_kvm_events());
   Napi::Array events = Napi::Array::New(env, fi.attrs.size());
   for (size_t i = 0; i < fi.attrs.size(); i++) events.Set(static_cast<uint32_t>(i), fi.attrs[i].name);
   o.Set("events", events);

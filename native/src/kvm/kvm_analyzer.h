@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/flat_map.h"
 #include "core/sample.h"
 #include "kvm/kvm_event.h"
 #include "stats/histogram.h"
@@ -57,10 +58,44 @@ class KvmAnalyzer : public RecordSink {
   uint64_t unpaired() const { return unpaired_; } // ends without a begin, replaced begins
 
  private:
-  // implementation-owned: per-thread state, row index map
+  // One analysis' pairing state of a thread: perf's vcpu_event_record
+  // (start_time, last_event), with last_event as a row index or -1.
+  struct Pending {
+    uint64_t start_time = 0;
+    int64_t row = -1;
+  };
+  struct ThreadState {
+    bool has_vcpu = false;  // perf makes the record at the first kvm_entry
+    uint32_t vcpu = 0;
+    Pending pending[kNumAnalyses];
+  };
+  struct RowKey {
+    uint8_t analysis;
+    int32_t pid;
+    uint32_t vcpu;
+    uint64_t key;
+    uint32_t info;
+    bool operator==(const RowKey& o) const {
+      return analysis == o.analysis && pid == o.pid && vcpu == o.vcpu && key == o.key && info == o.info;
+    }
+  };
+  struct RowKeyHash {
+    size_t operator()(const RowKey& k) const;
+  };
+  struct TidHash {
+    size_t operator()(int32_t tid) const;
+  };
+
+  int64_t row_for(Analysis a, int32_t pid, uint32_t vcpu, uint64_t key, uint32_t info);
+  void begin(Pending& p, int64_t row, uint64_t time);
+  void end(Pending& p, Analysis a, const KvmEvent& ev, const ThreadState& t, bool has_key, uint64_t key,
+           uint32_t info);
+
   const KvmDecoder& decoder_;
   AnalyzerOptions options_;
   std::vector<StatRow> rows_;
+  FlatMap<RowKey, int64_t, RowKeyHash> row_index_;
+  FlatMap<int32_t, ThreadState, TidHash> threads_;
   uint64_t lost_ = 0, events_ = 0, unpaired_ = 0;
 };
 

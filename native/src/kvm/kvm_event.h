@@ -3,6 +3,7 @@
 // __print_symbolic tables (built-in VMX/SVM tables only as a fallback).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,13 +38,19 @@ class KvmDecoder {
   // Binds the kvm_entry/exit/mmio/pio/msr attrs to their formats. The exit
   // reason table is chosen by `cpuid` (perf's rule: "Intel" -> VMX,
   // "AMD"/"Hygon" -> SVM); with no cpuid, by the kvm_exit `isa` field of the
-  // samples. Throws ParseError if the recording has no kvm events or a kvm
-  // format lacks a field the analyses need.
+  // samples. Throws ParseError if a kvm format lacks a field the analyses
+  // need. A recording without kvm events is valid (perf prints an empty table).
   KvmDecoder(const TracingData& tracing, const std::vector<EventAttr>& attrs,
              const std::string& cpuid, const std::string& arch);
 
   // Fills `out` and returns true for a kvm event of interest.
   bool decode(const Sample& sample, KvmEvent* out) const;
+
+  // Binds to another reader's attrs of the same recording (a replay loop
+  // reopens the file; samples then point at the new reader's attrs).
+  void rebind(const std::vector<EventAttr>& attrs);
+
+  bool has_kvm_events() const;
 
   // Exit reason name for the recording's ISA; "UNKNOWN" with *known=false.
   std::string exit_reason_name(uint64_t reason, bool* known) const;
@@ -51,10 +58,26 @@ class KvmDecoder {
   std::string isa_name() const;  // "VMX" / "SVM" as perf's exit_reasons_isa
 
  private:
-  struct Binding;  // per-attr: which kvm event, and field descriptors
-  std::vector<Binding*> by_attr_;  // index parallel to attrs (nullptr = not kvm)
-  Isa isa_ = Isa::kUnknown;
-  // ... implementation-owned members
+  // A field's place in the trace entry; size 0 = absent.
+  struct Field {
+    uint32_t offset = 0, size = 0;
+    bool read(const uint8_t* entry, uint32_t entry_size, uint64_t* out) const;
+  };
+  // What one attr is: which kvm event, and where its fields are.
+  struct Binding {
+    bool is_kvm = false;
+    KvmEvent::Kind kind = KvmEvent::Kind::kEntry;
+    Field a, b, c;  // entry: vcpu_id; exit: exit_reason, isa; mmio: type, gpa; pio: rw, port; msr: write, ecx
+  };
+
+  Binding bind(const EventAttr& attr) const;
+  const std::map<int64_t, std::string>* reasons_for(Isa isa) const;
+
+  const TracingData& tracing_;
+  const EventAttr* attrs_base_ = nullptr;
+  std::vector<Binding> bindings_;       // parallel to the attrs
+  mutable Isa isa_ = Isa::kUnknown;     // from CPUID, else the first kvm_exit's isa field
+  std::map<int64_t, std::string> vmx_reasons_, svm_reasons_;
 };
 
 }  // namespace kvmlens

@@ -43,6 +43,8 @@ class PerfDataReader {
   // Opens a file (mmap) or, for "-", standard input in pipe format.
   // Reads header, attrs and features; throws ParseError naming the offset.
   static std::unique_ptr<PerfDataReader> open(const std::string& path);
+  // The same over bytes in memory (copied): tests and the fuzzer.
+  static std::unique_ptr<PerfDataReader> open_memory(const uint8_t* data, size_t size);
   virtual ~PerfDataReader() = default;
 
   virtual const PerfFileInfo& info() const = 0;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "kvm/kvm_analyzer.h"
 #include "kvm/kvm_event.h"
@@ -15,7 +16,20 @@
 
 namespace kvmlens {
 
+// One pair slower than the long-event threshold (stat live --duration).
+struct LongEvent {
+  uint64_t time;         // end event's timestamp
+  int32_t pid;
+  uint32_t vcpu;
+  Analysis analysis;
+  uint64_t key;
+  uint32_t info;
+  uint64_t duration_ns;
+};
+
 struct KvmSession {
+  static constexpr size_t kMaxPendingLongEvents = 10000;
+
   std::string source;        // file path, "-" or "live"
   PerfFileInfo info;
   TracingData tracing;
@@ -27,8 +41,16 @@ struct KvmSession {
   bool has_data_error = false;
   std::string data_error;
   uint64_t data_error_offset = ~0ULL;
+  // Long pairs not yet fetched by JS (bounded; the overflow is counted).
+  std::vector<LongEvent> long_events;
+  uint64_t long_events_dropped = 0;
   std::mutex mutex;          // held while the source feeds the analyzer
 };
+
+// Opens `path` and sets up `session` (info, tracing formats, decoder and an
+// analyzer with `options`); returns the reader, positioned before the data.
+std::unique_ptr<PerfDataReader> open_session_source(const std::string& path, AnalyzerOptions options,
+                                                    KvmSession* session);
 
 // Reads a whole perf.data file (or "-" for a pipe on stdin) through the
 // analyzer. Throws ParseError naming the problem; the offset is in the file.

@@ -1,0 +1,121 @@
+#include "kvm/kvm_analyzer.h"
+
+#include <cstdio>
+
+namespace kvmlens {
+
+size_t KvmAnalyzer::RowKeyHash::operator()(const RowKey& k) const {
+  uint64_t h = mix64(k.key ^ (static_cast<uint64_t>(k.info) << 40) ^ k.analysis);
+  return mix64(h ^ (static_cast<uint64_t>(static_cast<uint32_t>(k.pid)) << 32 | k.vcpu));
+}
+
+size_t KvmAnalyzer::TidHash::operator()(int32_t tid) const {
+  return mix64(static_cast<uint32_t>(tid));
+}
+
+KvmAnalyzer::KvmAnalyzer(const KvmDecoder& decoder, AnalyzerOptions options)
+    : decoder_(decoder), options_(std::move(options)) {}
+
+int64_t KvmAnalyzer::row_for(Analysis a, int32_t pid, uint32_t vcpu, uint64_t key, uint32_t info) {
+  bool inserted = false;
+  int64_t& index = row_index_.find_or_insert(RowKey{static_cast<uint8_t>(a), pid, vcpu, key, info},
+                                             static_cast<int64_t>(rows_.size()), &inserted);
+  if (inserted) rows_.push_back(StatRow{a, pid, vcpu, key, info, 0, LatencyHistogram()});
+  return index;
+}
+
+// perf's handle_begin_event(): a begin with no key still starts the clock.
+void KvmAnalyzer::begin(Pending& p, int64_t row, uint64_t time) {
+  p.row = row;
+  p.start_time = time;
+}
+
+// perf's handle_end_event(), step for step.
+void KvmAnalyzer::end(Pending& p, Analysis a, const KvmEvent& ev, const ThreadState& t, bool has_key,
+                      uint64_t key, uint32_t info) {
+  const uint64_t time_begin = p.start_time;
+  if (!time_begin) return;                    // the begin event was not caught
+  if (p.row < 0 && !has_key) return;          // neither end has a key: state kept, as perf
+  int64_t row = p.row >= 0 ? p.row : row_for(a, ev.pid, t.vcpu, key, info);
+  p.row = -1;
+  p.start_time = 0;
+  if (ev.time < time_begin) return;           // end before begin: skipped
+  const uint64_t diff = ev.time - time_begin;
+  StatRow& r = rows_[row];
+  r.hist.record(diff);
+  if (options_.long_threshold_ns && diff > options_.long_threshold_ns) {
+    bool known = true;
+    std::string name = key_name(r, &known);
+    if (name != "HLT" && name != "hlt") {
+      r.long_count++;
+      if (options_.on_long_event) options_.on_long_event(ev, a, r.key, r.info, t.vcpu, diff);
+    }
+  }
+}
+
+void KvmAnalyzer::on_sample(const Sample& sample) {
+  KvmEvent ev;
+  if (!decoder_.decode(sample, &ev)) return;
+  events_++;
+  ThreadState& t = threads_.find_or_insert(ev.tid, ThreadState());
+  if (!t.has_vcpu) {
+    if (ev.kind != KvmEvent::Kind::kEntry) return;  // before the thread's first kvm_entry
+    t.has_vcpu = true;
+    t.vcpu = ev.vcpu_id;
+  }
+  using K = KvmEvent::Kind;
+  switch (ev.kind) {
+    case K::kExit:
+      if (t.pending[0].start_time != 0) unpaired_++;  // an exit with no entry after it
+      begin(t.pending[0], row_for(Analysis::kVmexit, ev.pid, t.vcpu, ev.exit_reason, 0), ev.time);
+      begin(t.pending[1], -1, ev.time);  // mmio read begins at the exit; its key comes later
+      break;
+    case K::kEntry:
+      end(t.pending[0], Analysis::kVmexit, ev, t, false, 0, 0);
+      end(t.pending[1], Analysis::kMmio, ev, t, false, 0, 0);
+      end(t.pending[2], Analysis::kIoport, ev, t, false, 0, 0);
+      end(t.pending[3], Analysis::kMsr, ev, t, false, 0, 0);
+      break;
+    case K::kMmio:
+      if (ev.mmio_type == 2)  // write: begins here, ends at kvm_entry
+        begin(t.pending[1], row_for(Analysis::kMmio, ev.pid, t.vcpu, ev.gpa, 2), ev.time);
+      else if (ev.mmio_type == 1)  // read: began at kvm_exit, ends here
+        end(t.pending[1], Analysis::kMmio, ev, t, true, ev.gpa, 1);
+      break;
+    case K::kPio:
+      begin(t.pending[2], row_for(Analysis::kIoport, ev.pid, t.vcpu, ev.port, ev.pio_rw), ev.time);
+      break;
+    case K::kMsr:
+      begin(t.pending[3], row_for(Analysis::kMsr, ev.pid, t.vcpu, ev.ecx, ev.msr_write), ev.time);
+      break;
+  }
+}
+
+void KvmAnalyzer::on_lost(uint64_t lost, uint32_t) { lost_ += lost; }
+
+std::string KvmAnalyzer::key_name(const StatRow& row, bool* known) const {
+  if (known) *known = true;
+  char buf[64];
+  // printf's %#llx: "0" for zero, "0x..." otherwise, as perf prints keys.
+  auto hex = [&](uint64_t v, const char* suffix) {
+    if (v == 0) std::snprintf(buf, sizeof buf, "0:%s", suffix);
+    else std::snprintf(buf, sizeof buf, "%#llx:%s", static_cast<unsigned long long>(v), suffix);
+    return std::string(buf);
+  };
+  switch (row.analysis) {
+    case Analysis::kVmexit: return decoder_.exit_reason_name(row.key, known);
+    case Analysis::kMmio: return hex(row.key, row.info == 2 ? "W" : "R");
+    case Analysis::kIoport: return hex(row.key, row.info ? "POUT" : "PIN");
+    case Analysis::kMsr: return hex(row.key, row.info ? "W" : "R");
+  }
+  return "?";
+}
+
+void KvmAnalyzer::reset_stats() {
+  for (StatRow& r : rows_) {
+    r.hist.reset();
+    r.long_count = 0;
+  }
+}
+
+}  // namespace kvmlens

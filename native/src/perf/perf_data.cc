@@ -1,0 +1,531 @@
+// The perf.data reader: records -> time-ordered Samples, as perf's
+// ordered_events delivers them, without holding events in memory.
+//
+// perf queues every timestamped record and, at each FINISHED_ROUND, delivers
+// the queued ones whose time is <= the highest time seen up to the previous
+// FINISHED_ROUND, sorted stably by time; at the end it delivers the rest.
+// We get the same order from the mmap'd data: consecutive records with
+// non-decreasing times form a "run" (one CPU's batch), and a flush is a k-way
+// merge of the pending runs (ties broken by file offset = perf's stable
+// order). Memory is O(runs), not O(events).
+#include "perf/perf_data.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+
+#include "perf/byte_cursor.h"
+#include "perf/perf_abi.h"
+#include "perf/perf_header.h"
+
+namespace kvmlens {
+
+namespace {
+
+constexpr uint64_t kNoTime = ~0ULL;
+
+// Where the fields we need sit in a sample of one attr.
+struct SampleLayout {
+  uint64_t sample_type = 0;
+  uint64_t read_format = 0;
+  bool sample_id_all = false;
+  // Byte offset (from record start) of fields before any variable-size part;
+  // -1 when absent.
+  int time_off = -1, tid_off = -1, cpu_off = -1;
+  bool fixed_until_raw = true;   // no READ/CALLCHAIN before RAW
+  int raw_off = -1;              // when fixed_until_raw
+  // Trailer of non-sample records, counted in u64 from the end.
+  int trailer_time_from_end = -1;
+};
+
+SampleLayout make_layout(const EventAttr& a) {
+  SampleLayout l;
+  l.sample_type = a.sample_type;
+  l.read_format = a.read_format;
+  l.sample_id_all = a.sample_id_all;
+  const uint64_t st = a.sample_type;
+  int off = 8;
+  if (st & abi::kIdentifier) off += 8;
+  if (st & abi::kIp) off += 8;
+  if (st & abi::kTid) { l.tid_off = off; off += 8; }
+  if (st & abi::kTime) { l.time_off = off; off += 8; }
+  if (st & abi::kAddr) off += 8;
+  if (st & abi::kId) off += 8;
+  if (st & abi::kStreamId) off += 8;
+  if (st & abi::kCpu) { l.cpu_off = off; off += 8; }
+  if (st & abi::kPeriod) off += 8;
+  if (st & (abi::kRead | abi::kCallchain)) l.fixed_until_raw = false;
+  if (l.fixed_until_raw && (st & abi::kRaw)) l.raw_off = off;
+  if (a.sample_id_all && (st & abi::kTime)) {
+    int n = 1;  // the time itself
+    if (st & abi::kIdentifier) n++;
+    if (st & abi::kCpu) n++;
+    if (st & abi::kStreamId) n++;
+    if (st & abi::kId) n++;
+    l.trailer_time_from_end = n;
+  }
+  return l;
+}
+
+// Reads a little-endian value at rec+off (caller checked bounds).
+template <class T>
+inline T load(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+struct Run {
+  uint64_t cursor;   // next record to deliver
+  uint64_t end;      // one past the run's last record
+  uint64_t time;     // time of the record at cursor
+};
+
+class Reader : public PerfDataReader {
+ public:
+  Reader(std::string name, const uint8_t* data, uint64_t size, void* mapping, uint64_t mapping_size,
+         std::vector<uint8_t> owned)
+      : name_(std::move(name)), data_(data), size_(size), mapping_(mapping),
+        mapping_size_(mapping_size), owned_(std::move(owned)) {}
+
+  ~Reader() override {
+    if (mapping_) ::munmap(mapping_, mapping_size_);
+  }
+
+  void init() {
+    parse_file_header(data_, size_, &info_);
+    if (info_.pipe) {
+      data_begin_ = abi::kPipeHeaderSize;
+      data_end_ = size_;
+      scan_pipe_headers();
+    } else {
+      data_begin_ = info_.data_offset;
+      data_end_ = info_.data_offset + info_.data_size;
+    }
+    build_layouts();
+  }
+
+  const PerfFileInfo& info() const override { return info_; }
+
+  ReadStats run(RecordSink& sink, const std::function<void(uint64_t, uint64_t)>& progress) override {
+    sink_ = &sink;
+    stats_ = ReadStats{};
+    runs_.clear();
+    next_flush_ = 0;
+    max_time_ = 0;
+    uint64_t next_progress = data_begin_ + (16u << 20);
+    uint64_t pos = data_begin_;
+    try {
+      while (pos < data_end_) {
+        if (data_end_ - pos < 8)
+          throw ParseError("truncated record header: " + std::to_string(data_end_ - pos) + " bytes left", pos);
+        const uint8_t* rec = data_ + pos;
+        uint32_t type = load<uint32_t>(rec);
+        uint16_t rsize = load<uint16_t>(rec + 6);
+        if (rsize < 8) throw ParseError("record of type " + std::to_string(type) + " has size " + std::to_string(rsize) + " (< 8)", pos);
+        if (rsize > data_end_ - pos)
+          throw ParseError("truncated record: header says " + std::to_string(rsize) + " bytes but only " +
+                               std::to_string(data_end_ - pos) + " remain",
+                           pos);
+        uint64_t advance = rsize;
+        stats_.records++;
+        if (type == abi::kFinishedRound) {
+          stats_.finished_rounds++;
+          close_run();
+          flush(next_flush_);
+          next_flush_ = max_time_;
+        } else if (type == abi::kHeaderTracingData && info_.pipe) {
+          if (rsize < 12) throw ParseError("short HEADER_TRACING_DATA record", pos);
+          uint64_t len = load<uint32_t>(rec + 8);
+          advance += (len + 7) & ~7ull;
+          close_run();
+        } else if (type >= abi::kUserTypeStart) {
+          close_run();  // other user records: not ordered, nothing to deliver
+        } else {
+          uint64_t t = record_time(rec, rsize, type, pos);
+          if (t == kNoTime) {
+            close_run();
+            deliver(pos);  // perf delivers untimed records at once
+          } else {
+            append_to_run(pos, t);
+          }
+        }
+        if (advance > data_end_ - pos) throw ParseError("record data runs past the end of the file", pos);
+        pos += advance;
+        if (pos >= next_progress) {
+          progress(pos - data_begin_, data_end_ - data_begin_);
+          next_progress = pos + (16u << 20);
+        }
+      }
+    } catch (const ParseError&) {
+      // Keep what was read: deliver every queued record, then report.
+      close_run();
+      flush(kNoTime);
+      stats_.bytes = pos - data_begin_;
+      throw;
+    }
+    close_run();
+    flush(kNoTime);
+    stats_.bytes = data_end_ - data_begin_;
+    progress(stats_.bytes, stats_.bytes);
+    return stats_;
+  }
+
+ private:
+  // --- setup ---------------------------------------------------------
+
+  void scan_pipe_headers() {
+    // Attrs, tracing data and features come as records before the samples.
+    uint64_t pos = data_begin_;
+    while (pos + 8 <= data_end_) {
+      const uint8_t* rec = data_ + pos;
+      uint32_t type = load<uint32_t>(rec);
+      uint16_t rsize = load<uint16_t>(rec + 6);
+      if (rsize < 8 || rsize > data_end_ - pos) break;  // run() reports it
+      uint64_t advance = rsize;
+      if (type == abi::kHeaderAttr) {
+        uint64_t attr_size = rsize - 8;
+        EventAttr a = parse_attr(data_, pos + 8, std::min<uint64_t>(attr_size, abi::kMinAttrSize), pos + rsize);
+        uint32_t declared = load<uint32_t>(rec + 8 + 4);
+        uint64_t ids_at = pos + 8 + (declared ? declared : abi::kMinAttrSize);
+        for (uint64_t p = ids_at; p + 8 <= pos + rsize; p += 8) a.ids.push_back(load<uint64_t>(data_ + p));
+        info_.attrs.push_back(std::move(a));
+      } else if (type == abi::kHeaderTracingData) {
+        if (rsize < 12) break;
+        uint64_t len = load<uint32_t>(rec + 8);
+        if (pos + rsize + len > data_end_) throw ParseError("HEADER_TRACING_DATA runs past the end of the input", pos);
+        info_.tracing_data.assign(data_ + pos + rsize, data_ + pos + rsize + len);
+        info_.tracing_data_offset = pos + rsize;
+        advance += (len + 7) & ~7ull;
+      } else if (type == abi::kHeaderFeature) {
+        if (rsize >= 16) parse_feature(static_cast<int>(load<uint64_t>(rec + 8)), data_, pos + 16, rsize - 16, &info_);
+      }
+      pos += advance;
+    }
+    if (info_.attrs.empty()) throw ParseError("pipe-format input has no HEADER_ATTR records", data_begin_);
+  }
+
+  void build_layouts() {
+    layouts_.clear();
+    for (const EventAttr& a : info_.attrs) layouts_.push_back(make_layout(a));
+    for (uint32_t i = 0; i < info_.attrs.size(); i++)
+      for (uint64_t id : info_.attrs[i].ids) by_id_.emplace(id, i);
+    // Where a sample's id is: IDENTIFIER right after the header, else ID
+    // after the fixed fields (perf requires all attrs to agree).
+    const uint64_t st = info_.attrs[0].sample_type;
+    if (st & abi::kIdentifier) {
+      id_off_ = 8;
+      trailer_id_from_end_ = 1;
+    } else if (st & abi::kId) {
+      int off = 8;
+      if (st & abi::kIp) off += 8;
+      if (st & abi::kTid) off += 8;
+      if (st & abi::kTime) off += 8;
+      if (st & abi::kAddr) off += 8;
+      id_off_ = off;
+      int n = 1;
+      if (st & abi::kCpu) n++;
+      if (st & abi::kStreamId) n++;
+      trailer_id_from_end_ = n;
+    }
+  }
+
+  // --- per record ----------------------------------------------------
+
+  // Attr index for a record, or -1.
+  int attr_of(const uint8_t* rec, uint16_t rsize, bool is_sample) const {
+    if (info_.attrs.size() == 1) return 0;
+    uint64_t id;
+    if (is_sample) {
+      if (id_off_ < 0 || static_cast<uint64_t>(id_off_) + 8 > rsize) return -1;
+      id = load<uint64_t>(rec + id_off_);
+    } else {
+      if (trailer_id_from_end_ < 0 || static_cast<uint64_t>(trailer_id_from_end_) * 8 + 8 > rsize) return -1;
+      id = load<uint64_t>(rec + rsize - 8 * trailer_id_from_end_);
+    }
+    if (id == last_id_) return last_attr_;
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return -1;
+    last_id_ = id;
+    last_attr_ = static_cast<int>(it->second);
+    return last_attr_;
+  }
+
+  uint64_t record_time(const uint8_t* rec, uint16_t rsize, uint32_t type, uint64_t pos) {
+    const bool is_sample = type == abi::kRecordSample;
+    int a = attr_of(rec, rsize, is_sample);
+    if (a < 0) return kNoTime;
+    const SampleLayout& l = layouts_[a];
+    uint64_t t;
+    if (is_sample) {
+      if (l.time_off < 0) return kNoTime;
+      if (static_cast<uint64_t>(l.time_off) + 8 > rsize)
+        throw ParseError("sample shorter than its sample_type: needs " + std::to_string(l.time_off + 8) +
+                             " bytes, has " + std::to_string(rsize),
+                         pos);
+      t = load<uint64_t>(rec + l.time_off);
+    } else {
+      if (l.trailer_time_from_end < 0 || static_cast<uint64_t>(l.trailer_time_from_end) * 8 + 8 > rsize) return kNoTime;
+      t = load<uint64_t>(rec + rsize - 8 * l.trailer_time_from_end);
+    }
+    return t;  // perf treats -1 as "no timestamp" too
+  }
+
+  // --- ordering ------------------------------------------------------
+
+  void append_to_run(uint64_t pos, uint64_t t) {
+    if (t > max_time_) max_time_ = t;
+    if (open_ && t >= open_last_time_) {
+      open_run_.end = pos;  // provisional; set on close
+      open_last_time_ = t;
+      open_end_ = pos;
+      return;
+    }
+    close_run();
+    open_ = true;
+    open_run_ = Run{pos, pos, t};
+    open_last_time_ = t;
+    open_end_ = pos;
+  }
+
+  void close_run() {
+    if (!open_) return;
+    const uint8_t* last = data_ + open_end_;
+    open_run_.end = open_end_ + load<uint16_t>(last + 6);
+    runs_.push_back(open_run_);
+    open_ = false;
+  }
+
+  // Next timestamped record in [pos, end), or end. Untimed ones inside a run
+  // cannot occur (they close runs), but user records might; skip them.
+  uint64_t next_in_run(uint64_t pos, uint64_t end, uint64_t* time) {
+    while (pos < end) {
+      const uint8_t* rec = data_ + pos;
+      uint32_t type = load<uint32_t>(rec);
+      uint16_t rsize = load<uint16_t>(rec + 6);
+      if (type < abi::kUserTypeStart) {
+        uint64_t t = record_time(rec, rsize, type, pos);
+        if (t != kNoTime) {
+          *time = t;
+          return pos;
+        }
+      }
+      pos += rsize;
+    }
+    return end;
+  }
+
+  // Delivers queued records with time <= limit in (time, offset) order.
+  void flush(uint64_t limit) {
+    if (runs_.empty()) return;
+    auto later = [](const Run& a, const Run& b) {
+      return a.time != b.time ? a.time > b.time : a.cursor > b.cursor;
+    };
+    heap_.clear();
+    for (const Run& r : runs_) heap_.push_back(r);
+    std::make_heap(heap_.begin(), heap_.end(), later);
+    while (!heap_.empty() && heap_.front().time <= limit) {
+      std::pop_heap(heap_.begin(), heap_.end(), later);
+      Run& r = heap_.back();
+      deliver(r.cursor);
+      uint64_t after = r.cursor + load<uint16_t>(data_ + r.cursor + 6);
+      r.cursor = next_in_run(after, r.end, &r.time);
+      if (r.cursor < r.end) {
+        std::push_heap(heap_.begin(), heap_.end(), later);
+      } else {
+        heap_.pop_back();
+      }
+    }
+    runs_.assign(heap_.begin(), heap_.end());
+  }
+
+  void deliver(uint64_t pos) {
+    const uint8_t* rec = data_ + pos;
+    uint32_t type = load<uint32_t>(rec);
+    uint16_t rsize = load<uint16_t>(rec + 6);
+    if (type == abi::kRecordSample) {
+      deliver_sample(rec, rsize, pos);
+    } else if (type == abi::kRecordLost && rsize >= 24) {
+      uint64_t lost = load<uint64_t>(rec + 16);
+      stats_.lost += lost;
+      sink_->on_lost(lost, trailer_cpu(rec, rsize));
+    } else if (type == abi::kRecordLostSamples && rsize >= 16) {
+      uint64_t lost = load<uint64_t>(rec + 8);
+      stats_.lost += lost;
+      sink_->on_lost(lost, trailer_cpu(rec, rsize));
+    }
+  }
+
+  uint32_t trailer_cpu(const uint8_t* rec, uint16_t rsize) const {
+    int a = attr_of(rec, rsize, false);
+    if (a < 0) return 0;
+    const uint64_t st = layouts_[a].sample_type;
+    if (!layouts_[a].sample_id_all || !(st & abi::kCpu)) return 0;
+    int from_end = 1 + ((st & abi::kIdentifier) ? 1 : 0);
+    if (static_cast<uint64_t>(from_end) * 8 + 8 > rsize) return 0;
+    return load<uint32_t>(rec + rsize - 8 * from_end);
+  }
+
+  void deliver_sample(const uint8_t* rec, uint16_t rsize, uint64_t pos) {
+    int a = attr_of(rec, rsize, true);
+    if (a < 0) return;  // a sample of an unknown id: perf skips it too
+    const SampleLayout& l = layouts_[a];
+    Sample s;
+    s.attr = &info_.attrs[a];
+    s.file_offset = pos;
+    if (l.tid_off >= 0) {
+      if (static_cast<uint64_t>(l.tid_off) + 8 > rsize) throw short_sample(l.tid_off + 8, rsize, pos);
+      s.pid = load<int32_t>(rec + l.tid_off);
+      s.tid = load<int32_t>(rec + l.tid_off + 4);
+    }
+    if (l.time_off >= 0) s.time = load<uint64_t>(rec + l.time_off);
+    if (l.cpu_off >= 0) {
+      if (static_cast<uint64_t>(l.cpu_off) + 8 > rsize) throw short_sample(l.cpu_off + 8, rsize, pos);
+      s.cpu = load<uint32_t>(rec + l.cpu_off);
+    }
+    if (l.sample_type & abi::kRaw) {
+      uint64_t raw_at = l.fixed_until_raw ? static_cast<uint64_t>(l.raw_off) : variable_raw_offset(rec, rsize, l, pos);
+      if (raw_at + 4 > rsize) throw short_sample(raw_at + 4, rsize, pos);
+      uint32_t raw_size = load<uint32_t>(rec + raw_at);
+      if (raw_at + 4 + raw_size > rsize) throw short_sample(raw_at + 4 + raw_size, rsize, pos);
+      s.raw = rec + raw_at + 4;
+      s.raw_size = raw_size;
+    }
+    stats_.samples++;
+    sink_->on_sample(s);
+  }
+
+  // RAW's offset when READ or CALLCHAIN (variable size) come before it.
+  uint64_t variable_raw_offset(const uint8_t* rec, uint16_t rsize, const SampleLayout& l, uint64_t pos) const {
+    ByteCursor c(data_, pos + 8, pos + rsize, "sample");
+    const uint64_t st = l.sample_type;
+    for (uint64_t bit : {abi::kIdentifier, abi::kIp, abi::kTid, abi::kTime, abi::kAddr, abi::kId,
+                         abi::kStreamId, abi::kCpu, abi::kPeriod})
+      if (st & bit) c.skip(8);
+    if (st & abi::kRead) {
+      const uint64_t rf = l.read_format;
+      const int per_value = 1 + ((rf & abi::kFmtId) ? 1 : 0) + ((rf & abi::kFmtLost) ? 1 : 0);
+      if (rf & abi::kFmtGroup) {
+        uint64_t nr = c.read<uint64_t>();
+        if (rf & abi::kFmtTotalTimeEnabled) c.skip(8);
+        if (rf & abi::kFmtTotalTimeRunning) c.skip(8);
+        if (nr > c.remaining() / 8) throw ParseError("sample read group count " + std::to_string(nr) + " is impossible", pos);
+        c.skip(nr * 8 * per_value);
+      } else {
+        c.skip(8 * (per_value + ((rf & abi::kFmtTotalTimeEnabled) ? 1 : 0) +
+                    ((rf & abi::kFmtTotalTimeRunning) ? 1 : 0)));
+      }
+    }
+    if (st & abi::kCallchain) {
+      uint64_t nr = c.read<uint64_t>();
+      if (nr > c.remaining() / 8) throw ParseError("sample callchain length " + std::to_string(nr) + " is impossible", pos);
+      c.skip(nr * 8);
+    }
+    (void)rec;
+    return c.pos() - pos;
+  }
+
+  static ParseError short_sample(uint64_t need, uint16_t have, uint64_t pos) {
+    return ParseError("sample shorter than its sample_type: needs " + std::to_string(need) + " bytes, has " +
+                          std::to_string(have),
+                      pos);
+  }
+
+  std::string name_;
+  const uint8_t* data_;
+  uint64_t size_;
+  void* mapping_;
+  uint64_t mapping_size_;
+  std::vector<uint8_t> owned_;
+  PerfFileInfo info_;
+  uint64_t data_begin_ = 0, data_end_ = 0;
+  std::vector<SampleLayout> layouts_;
+  std::unordered_map<uint64_t, uint32_t> by_id_;
+  int id_off_ = -1, trailer_id_from_end_ = -1;
+  mutable uint64_t last_id_ = ~0ULL;
+  mutable int last_attr_ = -1;
+
+  RecordSink* sink_ = nullptr;
+  ReadStats stats_;
+  std::vector<Run> runs_, heap_;
+  bool open_ = false;
+  Run open_run_{};
+  uint64_t open_last_time_ = 0, open_end_ = 0;
+  uint64_t next_flush_ = 0, max_time_ = 0;
+};
+
+std::vector<uint8_t> read_all(int fd, const std::string& name) {
+  std::vector<uint8_t> buf;
+  uint8_t chunk[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw ParseError("cannot read " + name + ": " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    buf.insert(buf.end(), chunk, chunk + n);
+  }
+  return buf;
+}
+
+}  // namespace
+
+std::unique_ptr<PerfDataReader> PerfDataReader::open(const std::string& path) {
+  if (path == "-") {
+    std::vector<uint8_t> all = read_all(0, "standard input");
+    return open_memory(all.data(), all.size());
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) throw ParseError("no such file");
+    if (err == EACCES) throw ParseError("permission denied: run as root or make the file readable");
+    throw ParseError(std::string("cannot open: ") + std::strerror(err));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw ParseError(std::string("cannot stat: ") + std::strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw ParseError("is a directory, not a perf.data file");
+  }
+  if (!S_ISREG(st.st_mode)) {  // a FIFO or character device: pipe format
+    std::vector<uint8_t> all = read_all(fd, path);
+    ::close(fd);
+    return open_memory(all.data(), all.size());
+  }
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    throw ParseError("not a perf.data file (empty)", 0);
+  }
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  int err = errno;
+  ::close(fd);
+  if (map == MAP_FAILED) throw ParseError(std::string("cannot map the file: ") + std::strerror(err));
+  ::madvise(map, size, MADV_SEQUENTIAL);
+  auto reader = std::make_unique<Reader>(path, static_cast<const uint8_t*>(map), size, map, size,
+                                         std::vector<uint8_t>());
+  reader->init();
+  return reader;
+}
+
+std::unique_ptr<PerfDataReader> PerfDataReader::open_memory(const uint8_t* data, size_t size) {
+  std::vector<uint8_t> copy(data, data + size);
+  const uint8_t* base = copy.data();
+  auto reader = std::make_unique<Reader>("memory", base, size, nullptr, 0, std::move(copy));
+  reader->init();
+  return reader;
+}
+
+}  // namespace kvmlens
