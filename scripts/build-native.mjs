@@ -20,7 +20,11 @@ function run(cmd, args) {
 
 const jobs = String(Math.max(1, (await import('node:os')).availableParallelism()));
 if (process.env.KVMLENS_BUILD === 'gyp') {
-  run(bin('node-gyp'), ['rebuild', '-j', jobs]);
+  // node-gyp needs Node's headers: npm passes its `nodedir` setting as
+  // npm_config_nodedir; outside npm use the distribution's (/usr/include/node)
+  // rather than downloading them.
+  const nodedir = process.env.npm_config_nodedir ?? (existsSync('/usr/include/node/common.gypi') ? '/usr' : undefined);
+  run(bin('node-gyp'), ['rebuild', '-j', jobs, ...(nodedir ? [`--nodedir=${nodedir}`] : [])]);
 } else {
   const extra = process.env.KVMLENS_SANITIZE ? ['--CDKVMLENS_SANITIZE=ON'] : [];
   run(bin('cmake-js'), ['compile', '-d', 'native', '-O', 'build', '-p', jobs, '-l', 'warn', ...extra]);
