@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzz_seconds=${KVMLENS_FUZZ_SECONDS:-45}
-out=${KVMLENS_SANITIZE_DIR:-/tmp/kvmlens-sanitize}
+out=${KVMLENS_SANITIZE_DIR:-$PWD/build-sanitize}
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 cmake -S native -B "$out" -DCMAKE_CXX_COMPILER=clang++ -DKVMLENS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

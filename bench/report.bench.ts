@@ -1,0 +1,75 @@
+// stat report speed and memory: kvmlens vs real `perf kvm stat report` on the
+// same large file in the same run, with `cat FILE > /dev/null` as the floor.
+//   npm run bench [-- SAMPLES]      (default 10,000,000; needs perf and root)
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { recordTemplate } from '../scripts/make-test-files.ts';
+import { makeLargeFile } from './make-large-file.ts';
+
+const samples = Number(process.argv[2] ?? 10_000_000);
+const dir = process.env.KVMLENS_BENCH_DIR ?? '/tmp/kvmlens-bench';
+const root = join(import.meta.dirname, '..');
+
+interface Run { wallS: number; peakRssMB: number; peakAnonMB: number }
+
+/** Runs a command, sampling its RSS (total and anonymous = heap) every 5 ms. */
+function measure(cmd: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+    let rss = 0;
+    let anon = 0;
+    const poll = setInterval(() => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        rss = Math.max(rss, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
+        anon = Math.max(anon, Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0));
+      } catch {
+        /* exited */
+      }
+    }, 5);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`));
+      resolve({ wallS: Number(process.hrtime.bigint() - start) / 1e9, peakRssMB: rss / 1024, peakAnonMB: anon / 1024 });
+    });
+  });
+}
+
+async function best(cmd: string, args: string[], times = 3): Promise<Run> {
+  const runs: Run[] = [];
+  for (let i = 0; i < times; i++) runs.push(await measure(cmd, args));
+  return runs.reduce((a, b) => (b.wallS < a.wallS ? b : a));
+}
+
+async function main() {
+  execFileSync('mkdir', ['-p', dir]);
+  const template = join(dir, 'template.data');
+  if (!existsSync(template)) recordTemplate(template);
+  for (const rounds of [true, false]) {
+    const file = join(dir, `kvm-${samples}${rounds ? '' : '-no-rounds'}.data`);
+    if (!existsSync(file)) {
+      const n = makeLargeFile(template, file, samples, rounds);
+      console.error(`wrote ${file}: ${n} samples`);
+    }
+    const size = statSync(file).size;
+    await measure('cat', [file]); // page cache warm
+    const cat = await best('sh', ['-c', `cat '${file}' > /dev/null`]);
+    const perf = await best('perf', ['kvm', '-i', file, 'stat', 'report']);
+    const ours = await best(process.execPath, [join(root, 'bin', 'kvmlens.js'), 'stat', 'report', '-i', file]);
+    console.log(`\n${file} (${(size / 1e9).toFixed(2)} GB, ${rounds ? 'with' : 'without'} FINISHED_ROUND)`);
+    console.log('| tool | wall s | peak RSS MB | peak heap (RssAnon) MB |');
+    console.log('|---|---|---|---|');
+    for (const [name, r] of [['cat (floor)', cat], ['perf kvm stat report', perf], ['kvmlens stat report', ours]] as const) {
+      console.log(`| ${name} | ${r.wallS.toFixed(3)} | ${r.peakRssMB.toFixed(0)} | ${r.peakAnonMB.toFixed(0)} |`);
+    }
+    console.log(`speed-up over perf: ${(perf.wallS / ours.wallS).toFixed(2)}x; heap ratio perf/kvmlens: ${(perf.peakAnonMB / ours.peakAnonMB).toFixed(1)}x`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
