@@ -18,7 +18,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <unordered_map>
+#include <utility>
 
 #include "perf/byte_cursor.h"
 #include "perf/perf_abi.h"
@@ -215,7 +215,7 @@ class Reader : public PerfDataReader {
     layouts_.clear();
     for (const EventAttr& a : info_.attrs) layouts_.push_back(make_layout(a));
     for (uint32_t i = 0; i < info_.attrs.size(); i++)
-      for (uint64_t id : info_.attrs[i].ids) by_id_.emplace(id, i);
+      for (uint64_t id : info_.attrs[i].ids) ids_.emplace_back(id, i);
     // Where a sample's id is: IDENTIFIER right after the header, else ID
     // after the fixed fields (perf requires all attrs to agree).
     const uint64_t st = info_.attrs[0].sample_type;
@@ -250,11 +250,15 @@ class Reader : public PerfDataReader {
       id = load<uint64_t>(rec + rsize - 8 * trailer_id_from_end_);
     }
     if (id == last_id_) return last_attr_;
-    auto it = by_id_.find(id);
-    if (it == by_id_.end()) return -1;
-    last_id_ = id;
-    last_attr_ = static_cast<int>(it->second);
-    return last_attr_;
+    // Few ids (one per event and CPU): a linear scan beats hashing.
+    for (const auto& e : ids_) {
+      if (e.first == id) {
+        last_id_ = id;
+        last_attr_ = static_cast<int>(e.second);
+        return last_attr_;
+      }
+    }
+    return -1;
   }
 
   uint64_t record_time(const uint8_t* rec, uint16_t rsize, uint32_t type, uint64_t pos) {
@@ -332,14 +336,21 @@ class Reader : public PerfDataReader {
     std::make_heap(heap_.begin(), heap_.end(), later);
     while (!heap_.empty() && heap_.front().time <= limit) {
       std::pop_heap(heap_.begin(), heap_.end(), later);
-      Run& r = heap_.back();
-      deliver(r.cursor);
-      uint64_t after = r.cursor + load<uint16_t>(data_ + r.cursor + 6);
-      r.cursor = next_in_run(after, r.end, &r.time);
+      Run r = heap_.back();
+      heap_.pop_back();
+      // Stay on this run while it still comes first: one heap operation per
+      // batch of a CPU instead of one per record.
+      const Run* next = heap_.empty() ? nullptr : &heap_.front();
+      for (;;) {
+        deliver(r.cursor);
+        uint64_t after = r.cursor + load<uint16_t>(data_ + r.cursor + 6);
+        r.cursor = next_in_run(after, r.end, &r.time);
+        if (r.cursor >= r.end || r.time > limit) break;
+        if (next && !later(*next, r)) break;
+      }
       if (r.cursor < r.end) {
+        heap_.push_back(r);
         std::push_heap(heap_.begin(), heap_.end(), later);
-      } else {
-        heap_.pop_back();
       }
     }
     runs_.assign(heap_.begin(), heap_.end());
@@ -446,7 +457,7 @@ class Reader : public PerfDataReader {
   PerfFileInfo info_;
   uint64_t data_begin_ = 0, data_end_ = 0;
   std::vector<SampleLayout> layouts_;
-  std::unordered_map<uint64_t, uint32_t> by_id_;
+  std::vector<std::pair<uint64_t, uint32_t>> ids_;
   int id_off_ = -1, trailer_id_from_end_ = -1;
   mutable uint64_t last_id_ = ~0ULL;
   mutable int last_attr_ = -1;
