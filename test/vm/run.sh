@@ -14,6 +14,7 @@
 #   KVMLENS_VM_CPU       QEMU -cpu (default qemu64,+svm,+npt: AMD, nested paging -> npf exits)
 #   KVMLENS_VM_SMP, KVMLENS_VM_MEM   vCPUs (default 1) and MiB (default 2048)
 #   KVMLENS_VM_WORK      scratch dir (default /tmp/kvmlens-vm)
+#   KVMLENS_VM_QEMU      QEMU binary (default qemu-system-x86_64)
 # Exit: 0 ok, 1 failure (console tail printed), 77 prerequisites missing (skip).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,14 +23,24 @@ OUT=${1:-$WORK/out}
 COUNTS=${KVMLENS_VM_COUNTS:-1000 500 100 50}
 TIMEOUT=${KVMLENS_VM_TIMEOUT:-240}
 CPU=${KVMLENS_VM_CPU:-qemu64,+svm,+npt}
+QEMU=${KVMLENS_VM_QEMU:-qemu-system-x86_64}
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 skip() { echo "vm: SKIP: $*" >&2; exit 77; }
-fail() { echo "vm: FAIL: $*" >&2; [ -f "$WORK/console.log" ] && { echo "--- console tail ---" >&2; tail -40 "$WORK/console.log" >&2; }; exit 1; }
+fail() {
+  echo "vm: FAIL: $*" >&2
+  # What the guest left behind, most telling first.
+  for f in "$OUT/perf-record.stderr" "$OUT/dmesg.txt" "$WORK/console.log"; do
+    [ -s "$f" ] || continue
+    echo "--- tail of $f ---" >&2
+    if [ "${f##*/}" = dmesg.txt ]; then grep -iE 'kvm|svm|9p|error|fail' "$f" | tail -15 >&2; else tail -40 "$f" >&2; fi
+  done
+  exit 1
+}
 
 # --- prerequisites: missing ones mean skip, not failure ---
 [ "$(id -u)" = 0 ] || skip "needs root (QEMU 9p passthrough of / and perf in the guest)"
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+command -v "$QEMU" >/dev/null || skip "$QEMU not installed (apt-get install qemu-system-x86)"
 for t in busybox cpio gcc modinfo perf; do
   command -v $t >/dev/null || [ -x /bin/$t ] || skip "$t not installed (apt-get install busybox-static cpio gcc kmod linux-perf)"
 done
@@ -40,6 +51,10 @@ KVER=${KVMLENS_VM_KERNEL:-$(ls /lib/modules 2>/dev/null | sort -V | while read -
 [ -n "$KVER" ] && [ -f /boot/vmlinuz-$KVER ] || skip "no Debian kernel in /boot + /lib/modules (apt-get install linux-image-amd64)"
 modinfo -k "$KVER" -n kvm_amd >/dev/null 2>&1 || skip "kernel $KVER has no kvm_amd module"
 
+# Only ever delete an OUT_DIR that a previous run made (it has env.sh).
+if [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ] && [ ! -f "$OUT/env.sh" ]; then
+  echo "vm: $OUT is not empty and not from a previous run; refusing to clear it" >&2; exit 1
+fi
 rm -rf "$WORK/initramfs" "$OUT" && mkdir -p "$WORK/initramfs" "$OUT" || fail "cannot create $WORK and $OUT"
 OUT=$(cd "$OUT" && pwd)
 echo "vm: kernel $KVER, cpu $CPU, counts $COUNTS, work $WORK, out $OUT"
@@ -76,14 +91,14 @@ echo "vm: build (tiny-vmm + initramfs: $(tr '\n' ' ' < "$ird/modules.order")) $(
 
 # --- boot and run, under a hard time budget ---
 t0=$(now)
-timeout -s KILL "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu "$CPU" -smp "${KVMLENS_VM_SMP:-1}" \
+timeout -s KILL "$TIMEOUT" "$QEMU" -accel tcg -cpu "$CPU" -smp "${KVMLENS_VM_SMP:-1}" \
   -m "${KVMLENS_VM_MEM:-2048}" -nodefaults -display none -serial stdio -no-reboot \
   -kernel "/boot/vmlinuz-$KVER" -initrd "$WORK/initramfs.cpio.gz" \
   -append "console=ttyS0 panic=-1 quiet" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$OUT,mount_tag=out,security_model=none,multidevs=remap" \
   < /dev/null > "$WORK/console.log" 2>&1
-qrc=$?
+qrc=$?   # 137: killed by the budget
 wall=$(since "$t0")
 cp "$WORK/console.log" "$OUT/console.log"
 [ $qrc -eq 137 ] && fail "QEMU killed after the ${TIMEOUT}s budget"
