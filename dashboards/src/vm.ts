@@ -1,0 +1,180 @@
+// "kvmlens / One VM": everything about a single VM, per vCPU. Reached from
+// the overview's link, or directly with ?var-vm=NAME.
+import { dashboard, type Item } from './grafana.ts';
+import { NON_HLT_P99_THRESHOLD_SECONDS, NOT_HLT, busy, heatmap, perSecond, quantile, rate, vmSel } from './queries.ts';
+import { oneVmVariables } from './variables.ts';
+
+export const VM_UID = 'kvmlens-vm';
+
+const items: Item[] = [
+  {
+    kind: 'table',
+    title: 'VM identity',
+    description:
+      'Which process, libvirt domain or Kubernetes pod is this VM? Labels of kvm_vm_info: QEMU pid, UUID, name, and for KubeVirt the namespace and pod.',
+    queries: [{ expr: 'kvm_vm_info{job=~"$job", instance=~"$instance", vm=~"$vm"}' }],
+    w: 24,
+    h: 4,
+  },
+  {
+    kind: 'stat',
+    title: 'Exits per second',
+    description: 'How often does this VM exit to the host right now? All reasons, selected vCPUs.',
+    queries: [{ expr: perSecond('kvm_exit_duration_seconds', ['vm']) }],
+    unit: 'ops',
+    w: 6,
+    h: 4,
+  },
+  {
+    kind: 'stat',
+    title: 'Host CPU in non-HLT exits',
+    description: 'How much host CPU does handling this VM\'s exits cost, idle (HLT) excluded? 100% = one host CPU busy all the time.',
+    queries: [{ expr: busy('kvm_exit_duration_seconds', ['vm'], NOT_HLT) }],
+    unit: 'percentunit',
+    w: 6,
+    h: 4,
+  },
+  {
+    kind: 'stat',
+    title: 'Non-HLT p99 exit latency',
+    description: 'Is this VM above the KvmlensNonHltExitLatencyHigh threshold (red)? p99 over all non-HLT exits of the selected vCPUs.',
+    queries: [{ expr: quantile(0.99, 'kvm_exit_duration_seconds', ['vm'], NOT_HLT) }],
+    unit: 's',
+    threshold: NON_HLT_P99_THRESHOLD_SECONDS,
+    w: 6,
+    h: 4,
+  },
+  {
+    kind: 'stat',
+    title: 'Long non-HLT exits per second',
+    description: 'Is this VM being stalled? Non-HLT exits above the exporter\'s --long-exit-threshold, per second (red above zero).',
+    queries: [{ expr: `sum by (vm) (${rate(vmSel('kvm_long_exits_total', NOT_HLT))})` }],
+    unit: 'ops',
+    threshold: 1e-9,
+    w: 6,
+    h: 4,
+  },
+  { kind: 'row', title: 'Exit latency' },
+  {
+    kind: 'heatmap',
+    title: 'vmexit latency — vCPU $vcpu',
+    description: 'Does one vCPU see a different latency distribution from the others? One heatmap per selected vCPU, all exit reasons.',
+    queries: [{ expr: heatmap('kvm_exit_duration_seconds') }],
+    unit: 's',
+    w: 12,
+    h: 8,
+    repeat: 'vcpu',
+  },
+  {
+    kind: 'timeseries',
+    title: 'p50 / p99 exit latency by reason',
+    description: 'Which exit reasons are slow for this VM, typically (p50) and at the tail (p99)? HLT included (long HLT = idle guest).',
+    queries: [
+      { expr: quantile(0.5, 'kvm_exit_duration_seconds', ['reason']), legend: 'p50 {{reason}}' },
+      { expr: quantile(0.99, 'kvm_exit_duration_seconds', ['reason']), legend: 'p99 {{reason}}' },
+    ],
+    unit: 's',
+    threshold: NON_HLT_P99_THRESHOLD_SECONDS,
+    w: 12,
+    h: 8,
+  },
+  {
+    kind: 'timeseries',
+    title: 'Exit rate by reason',
+    description: 'Why is this VM exiting, and how often? Exits per second by reason, selected vCPUs.',
+    queries: [{ expr: perSecond('kvm_exit_duration_seconds', ['reason']), legend: '{{reason}}' }],
+    unit: 'ops',
+    w: 12,
+    h: 8,
+  },
+  {
+    kind: 'timeseries',
+    title: 'Exit rate by vCPU',
+    description: 'Is the exit load spread over the vCPUs or concentrated on one? Exits per second per vCPU, all reasons.',
+    queries: [{ expr: perSecond('kvm_exit_duration_seconds', ['vcpu']), legend: 'vcpu {{vcpu}}' }],
+    unit: 'ops',
+    w: 12,
+    h: 8,
+  },
+  {
+    kind: 'timeseries',
+    title: 'Time in non-HLT exits by vCPU',
+    description: 'Which vCPU costs the host the most time in exits, idle excluded? Seconds per second per vCPU (100% = one host CPU).',
+    queries: [{ expr: busy('kvm_exit_duration_seconds', ['vcpu'], NOT_HLT), legend: 'vcpu {{vcpu}}' }],
+    unit: 'percentunit',
+    w: 12,
+    h: 8,
+  },
+  {
+    kind: 'timeseries',
+    title: 'Long non-HLT exits by vCPU and reason',
+    description: 'Which vCPU and exit reason produce the stalls? Non-HLT exits above --long-exit-threshold, per second.',
+    queries: [{ expr: `sum by (vcpu, reason) (${rate(vmSel('kvm_long_exits_total', NOT_HLT))})`, legend: 'vcpu {{vcpu}} {{reason}}' }],
+    unit: 'ops',
+    w: 12,
+    h: 8,
+  },
+  { kind: 'row', title: 'MMIO, port I/O and MSR' },
+  {
+    kind: 'timeseries',
+    title: 'MMIO accesses by direction',
+    description: 'How much emulated MMIO does this VM do? Reads and writes per second.',
+    queries: [{ expr: perSecond('kvm_mmio_duration_seconds', ['direction']), legend: '{{direction}}' }],
+    unit: 'ops',
+    w: 8,
+    h: 8,
+  },
+  {
+    kind: 'timeseries',
+    title: 'Port I/O by direction',
+    description: 'How much port I/O does this VM do? IN/OUT instructions per second.',
+    queries: [{ expr: perSecond('kvm_ioport_duration_seconds', ['direction']), legend: '{{direction}}' }],
+    unit: 'ops',
+    w: 8,
+    h: 8,
+  },
+  {
+    kind: 'timeseries',
+    title: 'MSR accesses by direction',
+    description: 'How often does this VM read or write model-specific registers that KVM must emulate (APIC, TSC deadline, EFER)? Per second.',
+    queries: [{ expr: perSecond('kvm_msr_duration_seconds', ['direction']), legend: '{{direction}}' }],
+    unit: 'ops',
+    w: 8,
+    h: 8,
+  },
+  {
+    kind: 'timeseries',
+    title: 'MMIO, port I/O and MSR p99 latency',
+    description: 'Is device or register emulation slow for this VM? p99 handling time of MMIO, port I/O and MSR accesses, by direction.',
+    queries: [
+      { expr: quantile(0.99, 'kvm_mmio_duration_seconds', ['direction']), legend: 'mmio {{direction}}' },
+      { expr: quantile(0.99, 'kvm_ioport_duration_seconds', ['direction']), legend: 'ioport {{direction}}' },
+      { expr: quantile(0.99, 'kvm_msr_duration_seconds', ['direction']), legend: 'msr {{direction}}' },
+    ],
+    unit: 's',
+    w: 24,
+    h: 8,
+  },
+];
+
+export function vmDashboard(overviewUid: string) {
+  return dashboard({
+    uid: VM_UID,
+    title: 'kvmlens / One VM',
+    description: 'KVM exit latency of one VM, per vCPU and exit reason, from the kvmlens exporter.',
+    variables: oneVmVariables,
+    items,
+    links: [
+      {
+        title: 'Overview',
+        type: 'link',
+        url: `/d/${overviewUid}`,
+        icon: 'dashboard',
+        includeVars: false,
+        keepTime: true,
+        targetBlank: false,
+        tooltip: 'Back to all VMs',
+      },
+    ],
+  });
+}
