@@ -57,7 +57,15 @@ void KvmAnalyzer::on_sample(const Sample& sample) {
   KvmEvent ev;
   if (!decoder_.decode(sample, &ev)) return;
   events_++;
-  ThreadState& t = threads_.find_or_insert(ev.tid, ThreadState());
+  // Consecutive events usually belong to the same vCPU thread (exit, pio,
+  // entry): remember the last one instead of hashing again.
+  if (ev.tid != last_tid_ || !last_thread_) {
+    bool inserted = false;
+    last_thread_ = &threads_.find_or_insert(ev.tid, ThreadState(), &inserted);
+    last_tid_ = ev.tid;
+    if (inserted) last_thread_ = threads_.find(ev.tid);  // the table may have grown
+  }
+  ThreadState& t = *last_thread_;
   if (!t.has_vcpu) {
     if (ev.kind != KvmEvent::Kind::kEntry) return;  // before the thread's first kvm_entry
     t.has_vcpu = true;

@@ -96,6 +96,8 @@ class KvmAnalyzer : public RecordSink {
   std::vector<StatRow> rows_;
   FlatMap<RowKey, int64_t, RowKeyHash> row_index_;
   FlatMap<int32_t, ThreadState, TidHash> threads_;
+  int32_t last_tid_ = -1;
+  ThreadState* last_thread_ = nullptr;  // valid until threads_ grows (only on insert)
   uint64_t lost_ = 0, events_ = 0, unpaired_ = 0;
 };
 
