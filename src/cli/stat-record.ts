@@ -30,7 +30,7 @@ export function statRecordCommand(globals: () => GlobalOptions): Command {
 
 async function runStatRecord(command: string[], opts: RecordCliOptions, g: GlobalOptions): Promise<number> {
   const output = opts.output ?? g.output ?? defaultInputFile(g);
-  const recorder = startRecord({ output, pids: opts.pid, mmapPages: opts.mmapPages });
+  const recorder = startRecord({ output, pids: opts.pid, mmapPages: opts.mmapPages, cmdline: process.argv.slice(1) });
   let childStatus = 0;
   let stopRequested: () => void = () => {};
   const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });

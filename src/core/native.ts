@@ -119,6 +119,8 @@ export interface LiveOptions extends AnalyzerOptions {
 
 export interface RecordOptions {
   output: string;
+  /** Stored as the file's HEADER_CMDLINE. */
+  cmdline?: string[];
   pids?: number[];
   mmapPages?: string;
 }

@@ -17,8 +17,13 @@ std::unique_ptr<PerfDataReader> open_session_source(const std::string& path, Ana
   session->tracing = parse_tracing_data(info.tracing_data.data(), info.tracing_data.size(),
                                         info.tracing_data_offset);
   // Samples point at the reader's own attrs, so the decoder binds to those.
-  session->decoder = std::make_unique<KvmDecoder>(session->tracing, reader->info().attrs,
-                                                  info.cpuid, info.arch);
+  attach_analyzer(session, reader->info().attrs, std::move(options));
+  return reader;
+}
+
+void attach_analyzer(KvmSession* session, const std::vector<EventAttr>& attrs, AnalyzerOptions options) {
+  session->decoder = std::make_unique<KvmDecoder>(session->tracing, attrs, session->info.cpuid,
+                                                  session->info.arch);
   if (options.long_threshold_ns > 0 && !options.on_long_event) {
     session->long_events.reserve(KvmSession::kMaxPendingLongEvents);
     // Called with session->mutex held (every source feeds under it).
@@ -32,7 +37,6 @@ std::unique_ptr<PerfDataReader> open_session_source(const std::string& path, Ana
     };
   }
   session->analyzer = std::make_unique<KvmAnalyzer>(*session->decoder, std::move(options));
-  return reader;
 }
 
 std::unique_ptr<KvmSession> analyze_file(const std::string& path, AnalyzerOptions options,

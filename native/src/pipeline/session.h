@@ -52,6 +52,10 @@ struct KvmSession {
 std::unique_ptr<PerfDataReader> open_session_source(const std::string& path, AnalyzerOptions options,
                                                     KvmSession* session);
 
+// Builds the decoder (for samples whose attr is one of `attrs`) and the
+// analyzer of a session whose info and tracing formats are set.
+void attach_analyzer(KvmSession* session, const std::vector<EventAttr>& attrs, AnalyzerOptions options);
+
 // Reads a whole perf.data file (or "-" for a pipe on stdin) through the
 // analyzer. Throws ParseError naming the problem; the offset is in the file.
 std::unique_ptr<KvmSession> analyze_file(const std::string& path, AnalyzerOptions options,

@@ -31,4 +31,31 @@ struct ReplayOptions {
 std::unique_ptr<SessionRunner> start_replay(const std::string& path, const ReplayOptions& options,
                                             AnalyzerOptions analyzer_options, KvmSession* session);
 
+struct LiveCaptureOptions {
+  uint64_t mmap_pages = 512;
+  std::vector<int32_t> pids;   // empty: every VM on the host
+};
+
+// Opens the kvm tracepoints on every CPU (throws SetupError with the fix),
+// fills `session` from tracefs and this host, and feeds its analyzer from a
+// native drain thread until stop().
+std::unique_ptr<SessionRunner> start_live(const LiveCaptureOptions& options, AnalyzerOptions analyzer_options,
+                                          KvmSession* session);
+
+}  // namespace kvmlens
+
+namespace kvmlens {
+
+// `stat record`: ring buffers drained straight into a perf.data file.
+class Recording {
+ public:
+  virtual ~Recording() = default;
+  struct Result { uint64_t samples, lost, bytes; };
+  virtual Result stop() = 0;  // drains, writes the features, closes; throws SetupError on I/O errors
+  virtual bool running() const = 0;
+};
+
+std::unique_ptr<Recording> start_record(const std::string& path, const LiveCaptureOptions& options,
+                                        std::vector<std::string> cmdline);
+
 }  // namespace kvmlens

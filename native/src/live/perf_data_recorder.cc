@@ -1,0 +1,160 @@
+#include "live/perf_data_recorder.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/errors.h"
+#include "live/host_info.h"
+
+namespace kvmlens {
+
+namespace {
+
+constexpr uint64_t kHeaderSize = 104;
+
+// perf_header_string: u32 length (padded to 64), then the NUL-padded text.
+void put_string(std::vector<uint8_t>* out, const std::string& s) {
+  uint32_t len = static_cast<uint32_t>((s.size() + 1 + 63) & ~size_t(63));
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(&len);
+  out->insert(out->end(), p, p + 4);
+  out->insert(out->end(), s.begin(), s.end());
+  out->insert(out->end(), len - s.size(), 0);
+}
+
+template <class T>
+void put(std::vector<uint8_t>* out, T v) {
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(&v);
+  out->insert(out->end(), p, p + sizeof v);
+}
+
+}  // namespace
+
+PerfDataRecorder::PerfDataRecorder(const std::string& path, const std::vector<perf_event_attr>& kernel_attrs,
+                                   const std::vector<EventAttr>& attrs, std::vector<uint8_t> tracing_blob,
+                                   std::vector<std::string> cmdline)
+    : path_(path), kernel_attrs_(kernel_attrs), attrs_(attrs), tracing_(std::move(tracing_blob)),
+      cmdline_(std::move(cmdline)) {
+  f_ = std::fopen(path.c_str(), "wb");
+  if (!f_) throw SetupError("cannot create " + path + ": " + std::strerror(errno));
+  std::vector<uint8_t> head(kHeaderSize, 0);
+  write(head.data(), head.size());
+  // Attrs, each followed by the file section of its ids; the ids after them.
+  const uint64_t attr_entry = sizeof(perf_event_attr) + 16;
+  uint64_t ids_off = kHeaderSize + attr_entry * kernel_attrs_.size();
+  for (size_t i = 0; i < kernel_attrs_.size(); i++) {
+    write(&kernel_attrs_[i], sizeof(perf_event_attr));
+    uint64_t sect[2] = {ids_off, 8 * attrs_[i].ids.size()};
+    write(sect, sizeof sect);
+    ids_off += sect[1];
+  }
+  for (const EventAttr& a : attrs_) write(a.ids.data(), 8 * a.ids.size());
+  data_offset_ = ids_off;
+}
+
+PerfDataRecorder::~PerfDataRecorder() {
+  if (!closed_) {
+    try {
+      close();
+    } catch (...) {
+    }
+  }
+}
+
+void PerfDataRecorder::write(const void* p, size_t n) {
+  if (n && std::fwrite(p, 1, n, f_) != n) io_error_ = true;
+}
+
+void PerfDataRecorder::on_record(const uint8_t* record, uint32_t size) {
+  uint32_t type;
+  std::memcpy(&type, record, 4);
+  if (type == PERF_RECORD_SAMPLE) samples_++;
+  if (type == PERF_RECORD_LOST && size >= 24) {
+    uint64_t n;
+    std::memcpy(&n, record + 16, 8);
+    lost_ += n;
+  }
+  write(record, size);
+  data_size_ += size;
+}
+
+void PerfDataRecorder::on_pass_end() {
+  perf_event_header h{};
+  h.type = 68;  // PERF_RECORD_FINISHED_ROUND
+  h.size = sizeof h;
+  write(&h, sizeof h);
+  data_size_ += sizeof h;
+}
+
+void PerfDataRecorder::close() {
+  if (closed_) return;
+  closed_ = true;
+  // Feature payloads, in feature-bit order.
+  struct utsname u;
+  ::uname(&u);
+  std::vector<std::pair<int, std::vector<uint8_t>>> features;
+  features.push_back({1, tracing_});
+  auto string_feature = [&](int bit, const std::string& s) {
+    std::vector<uint8_t> b;
+    put_string(&b, s);
+    features.push_back({bit, b});
+  };
+  string_feature(3, u.nodename);
+  string_feature(4, u.release);
+  string_feature(5, "kvmlens 0.1.0");
+  string_feature(6, u.machine);
+  {
+    std::vector<uint8_t> b;
+    uint32_t n = static_cast<uint32_t>(online_cpus().size());
+    put<uint32_t>(&b, static_cast<uint32_t>(::sysconf(_SC_NPROCESSORS_CONF)));  // available
+    put<uint32_t>(&b, n);                                                       // online
+    features.push_back({7, b});
+  }
+  string_feature(9, host_cpuid());
+  {
+    std::vector<uint8_t> b;
+    put<uint32_t>(&b, static_cast<uint32_t>(cmdline_.size()));
+    for (const std::string& s : cmdline_) put_string(&b, s);
+    features.push_back({11, b});
+  }
+  {
+    std::vector<uint8_t> b;
+    put<uint32_t>(&b, static_cast<uint32_t>(attrs_.size()));
+    put<uint32_t>(&b, static_cast<uint32_t>(sizeof(perf_event_attr)));
+    for (size_t i = 0; i < attrs_.size(); i++) {
+      const uint8_t* a = reinterpret_cast<const uint8_t*>(&kernel_attrs_[i]);
+      b.insert(b.end(), a, a + sizeof(perf_event_attr));
+      put<uint32_t>(&b, static_cast<uint32_t>(attrs_[i].ids.size()));
+      put_string(&b, attrs_[i].name);
+      for (uint64_t id : attrs_[i].ids) put<uint64_t>(&b, id);
+    }
+    features.push_back({12, b});
+  }
+  const uint64_t table_off = data_offset_ + data_size_;
+  uint64_t payload_off = table_off + 16 * features.size();
+  uint64_t bitmap[4] = {0, 0, 0, 0};
+  for (auto& [bit, payload] : features) {
+    uint64_t entry[2] = {payload_off, payload.size()};
+    write(entry, sizeof entry);
+    payload_off += payload.size();
+    bitmap[bit / 64] |= 1ull << (bit % 64);
+  }
+  for (auto& [bit, payload] : features) write(payload.data(), payload.size());
+  // The header, now that every section is known.
+  uint8_t head[kHeaderSize] = {0};
+  std::memcpy(head, "PERFILE2", 8);
+  uint64_t fields[] = {kHeaderSize, sizeof(perf_event_attr) + 16,
+                       kHeaderSize, (sizeof(perf_event_attr) + 16) * kernel_attrs_.size(),
+                       data_offset_, data_size_, 0, 0};
+  std::memcpy(head + 8, fields, sizeof fields);
+  std::memcpy(head + 72, bitmap, sizeof bitmap);
+  if (std::fseek(f_, 0, SEEK_SET) != 0) io_error_ = true;
+  write(head, sizeof head);
+  if (std::fclose(f_) != 0) io_error_ = true;
+  f_ = nullptr;
+  if (io_error_) throw SetupError("writing " + path_ + " failed (disk full?)");
+}
+
+}  // namespace kvmlens

@@ -1,0 +1,49 @@
+// Writes a perf.data file (PERFILE2) that real perf reads: the records
+// exactly as drained from the ring buffers with FINISHED_ROUND after each
+// pass, the attrs with their ids, and the features perf kvm stat report
+// needs (TRACING_DATA, CPUID, ...) plus HOSTNAME, OSRELEASE, VERSION, ARCH,
+// NRCPUS, CMDLINE and EVENT_DESC.
+#pragma once
+#include <linux/perf_event.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/sample.h"
+#include "live/live_source.h"
+
+namespace kvmlens {
+
+class PerfDataRecorder : public RawRecordSink {
+ public:
+  PerfDataRecorder(const std::string& path, const std::vector<perf_event_attr>& kernel_attrs,
+                   const std::vector<EventAttr>& attrs, std::vector<uint8_t> tracing_blob,
+                   std::vector<std::string> cmdline);
+  ~PerfDataRecorder() override;
+
+  void on_record(const uint8_t* record, uint32_t size) override;
+  void on_pass_end() override;
+  // Writes attrs, features and the final header; throws SetupError on I/O errors.
+  void close();
+
+  uint64_t data_bytes() const { return data_size_; }
+  uint64_t samples() const { return samples_; }
+  uint64_t lost() const { return lost_; }
+
+ private:
+  void write(const void* p, size_t n);
+
+  std::string path_;
+  FILE* f_ = nullptr;
+  std::vector<perf_event_attr> kernel_attrs_;
+  std::vector<EventAttr> attrs_;
+  std::vector<uint8_t> tracing_;
+  std::vector<std::string> cmdline_;
+  uint64_t data_offset_ = 0, data_size_ = 0, samples_ = 0, lost_ = 0;
+  bool closed_ = false;
+  bool io_error_ = false;
+};
+
+}  // namespace kvmlens

@@ -1,0 +1,68 @@
+// Metric families as the collectors build them at scrape time: plain data,
+// turned into Prometheus/OpenMetrics text by exposition.ts and into OTLP by
+// otlp/producer.ts, so both outputs show the same series.
+
+export type Labels = Record<string, string>;
+
+export interface HistogramChild {
+  labels: Labels;
+  /** Non-cumulative classic slots (see buckets/classic.ts), last = above every bound. */
+  slots: Float64Array;
+  count: number;
+  sumSeconds: number;
+  minNs: number;
+  maxNs: number;
+  /** Snapshot rows merged into this child (for the OTLP exponential view). */
+  rows: number[];
+}
+
+export interface HistogramFamily {
+  type: 'histogram';
+  name: string;
+  help: string;
+  children: HistogramChild[];
+}
+
+export interface Sample {
+  labels: Labels;
+  value: number;
+}
+
+export interface ScalarFamily {
+  type: 'counter' | 'gauge';
+  name: string;
+  help: string;
+  samples: Sample[];
+}
+
+export type MetricFamily = HistogramFamily | ScalarFamily;
+
+/** Accumulates snapshot rows into histogram children keyed by their label values. */
+export class HistogramBuilder {
+  private readonly children = new Map<string, HistogramChild>();
+
+  constructor(private readonly slotCount: number) {}
+
+  /** The child for these labels (created empty on first use). */
+  child(labels: Labels): HistogramChild {
+    const key = Object.values(labels).join('\u0000');
+    let c = this.children.get(key);
+    if (!c) {
+      c = {
+        labels,
+        slots: new Float64Array(this.slotCount),
+        count: 0,
+        sumSeconds: 0,
+        minNs: Infinity,
+        maxNs: -Infinity,
+        rows: [],
+      };
+      this.children.set(key, c);
+    }
+    return c;
+  }
+
+  build(): HistogramChild[] {
+    return [...this.children.values()];
+  }
+}

@@ -1,0 +1,87 @@
+// One scrape: one native snapshot, then every enabled collector builds its
+// families from it. Nothing is kept between scrapes except sticky label
+// state, drop counters and the VM directory's cache.
+import { performance } from 'node:perf_hooks';
+import type { ClassicLayout } from './buckets/classic.ts';
+import type { Collector, ScrapeContext } from './collectors/collector.ts';
+import { selfFamilies, type CollectorRun } from './collectors/self.ts';
+import type { MetricFamily } from './families.ts';
+import { SeriesBudget, SeriesDropCounter } from './series-budget.ts';
+import type { Snapshot, SnapshotSource } from './source.ts';
+import type { VmDirectory } from './vm-info/directory.ts';
+
+export interface ScraperOptions {
+  collectors: Collector[];
+  layout: ClassicLayout;
+  seriesLimit: number;
+  vms: VmDirectory;
+  /** Reports a collector's failure (once per collector until it recovers). */
+  onCollectorError?: (collector: string, err: unknown) => void;
+}
+
+export interface Gathered {
+  families: MetricFamily[];
+  snap: Snapshot;
+}
+
+export class Scraper {
+  readonly drops = new SeriesDropCounter();
+  private readonly failing = new Set<string>();
+
+  constructor(
+    readonly source: SnapshotSource,
+    readonly opts: ScraperOptions,
+  ) {}
+
+  /**
+   * Builds every family from one fresh snapshot. `countDrops` is false for
+   * OTLP pushes, so series cut there are not counted twice.
+   */
+  gather(countDrops = true): Gathered {
+    const started = performance.now();
+    const snap = this.source.snapshot();
+    const ctx = this.context(snap, countDrops);
+    const families: MetricFamily[] = [];
+    const runs: CollectorRun[] = [];
+    for (const c of this.opts.collectors) {
+      const t0 = performance.now();
+      let success = true;
+      try {
+        families.push(...c.collect(ctx));
+        this.failing.delete(c.name);
+      } catch (err) {
+        success = false;
+        if (!this.failing.has(c.name)) this.opts.onCollectorError?.(c.name, err);
+        this.failing.add(c.name);
+      }
+      runs.push({ name: c.name, seconds: (performance.now() - t0) / 1e3, success });
+    }
+    families.push(
+      ...selfFamilies({
+        snap,
+        sourceKind: this.source.kind,
+        drops: this.drops,
+        seriesLimit: this.opts.seriesLimit,
+        runs,
+        scrapeSeconds: (performance.now() - started) / 1e3,
+      }),
+    );
+    return { families, snap };
+  }
+
+  private context(snap: Snapshot, countDrops: boolean): ScrapeContext {
+    const { rows } = snap;
+    const pids = new Set<number>(rows.pid);
+    this.opts.vms.refresh(pids);
+    const expired = new Set([...pids].filter((p) => this.opts.vms.expired(p)));
+    const exported = new Uint8Array(rows.length);
+    for (let i = 0; i < rows.length; i++) exported[i] = expired.has(rows.pid[i]) ? 0 : 1;
+    return {
+      snap,
+      vms: this.opts.vms,
+      layout: this.opts.layout,
+      budget: new SeriesBudget(this.opts.seriesLimit, countDrops ? this.drops : undefined),
+      exported,
+    };
+  }
+}

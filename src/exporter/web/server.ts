@@ -1,0 +1,140 @@
+// The HTTP side, with exporter-toolkit's conventions: landing page, metrics
+// path, /-/healthy and /-/ready, optional TLS and basic auth from the web
+// config file, one server per --web.listen-address.
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import express, { type Request, type Response } from 'express';
+import { basicAuth } from './basic-auth.ts';
+import { formatListenAddress, type ListenAddress } from './listen-address.ts';
+import type { WebConfig } from './web-config.ts';
+
+export interface WebHandlers {
+  telemetryPath: string;
+  /** Renders the exposition for a negotiated content type. */
+  metrics(accept: string | undefined): Promise<{ contentType: string; body: string }>;
+  /** undefined = ready; else the reason it is not. */
+  notReady(): string | undefined;
+}
+
+function landingPage(telemetryPath: string): string {
+  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>kvmlens exporter</title></head>
+<body>
+<h1>kvmlens exporter</h1>
+<p>KVM exit latency per VM and vCPU, for Prometheus and OpenTelemetry.</p>
+<ul>
+<li><a href="${esc(telemetryPath.replace(/^\//, ''))}">Metrics</a></li>
+<li><a href="-/healthy">Health</a> · <a href="-/ready">Readiness</a></li>
+</ul>
+</body></html>
+`;
+}
+
+export function buildApp(handlers: WebHandlers, config: WebConfig): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((req, res, next) => {
+    for (const [k, v] of Object.entries(config.headers)) res.set(k, v);
+    // VerifyClientCertIfGiven: a certificate that was sent must verify.
+    const socket = req.socket as Partial<TLSSocket>;
+    if (socket.encrypted && socket.getPeerCertificate && !socket.authorized) {
+      const cert = socket.getPeerCertificate();
+      if (cert && Object.keys(cert).length > 0) {
+        res.status(403).type('text/plain').send('client certificate not trusted\n');
+        return;
+      }
+    }
+    next();
+  });
+  if (config.basicAuthUsers.size > 0) app.use(basicAuth(config.basicAuthUsers));
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(landingPage(handlers.telemetryPath));
+  });
+  app.get('/-/healthy', (_req, res) => {
+    res.type('text/plain').send('Healthy\n');
+  });
+  app.get('/-/ready', (_req, res) => {
+    const why = handlers.notReady();
+    if (why) res.status(503).type('text/plain').send(`Not ready: ${why}\n`);
+    else res.type('text/plain').send('Ready\n');
+  });
+  app.get(handlers.telemetryPath, async (req: Request, res: Response) => {
+    try {
+      const { contentType, body } = await handlers.metrics(req.headers.accept);
+      res.set('Content-Type', contentType).send(body);
+    } catch (err) {
+      res.status(500).type('text/plain').send(`error gathering metrics: ${err instanceof Error ? err.message : err}\n`);
+    }
+  });
+  return app;
+}
+
+function tlsOptions(config: WebConfig) {
+  const tls = config.tls!;
+  const requestCert = tls.clientAuthType !== 'NoClientCert';
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ca: tls.clientCa,
+    minVersion: tls.minVersion,
+    maxVersion: tls.maxVersion,
+    requestCert,
+    // Only these two make the handshake itself fail; VerifyClientCertIfGiven
+    // is checked per request above, RequireAnyClientCert by the handshake's
+    // "no certificate" alert below.
+    rejectUnauthorized: tls.clientAuthType === 'RequireAndVerifyClientCert',
+  };
+}
+
+export interface RunningServers {
+  addresses: string[];
+  close(): Promise<void>;
+}
+
+export async function listen(app: express.Express, addresses: ListenAddress[], config: WebConfig): Promise<RunningServers> {
+  const servers: Server[] = [];
+  const bound: string[] = [];
+  try {
+    for (const addr of addresses) {
+      const server: Server = config.tls ? createHttpsServer(tlsOptions(config), app) : createHttpServer(app);
+      if (config.tls?.clientAuthType === 'RequireAnyClientCert') {
+        server.on('secureConnection', (s: TLSSocket) => {
+          if (!s.getPeerCertificate() || Object.keys(s.getPeerCertificate()).length === 0) s.destroy();
+        });
+      }
+      // Scrapes are short; do not let idle keep-alive sockets hold up shutdown for long.
+      server.keepAliveTimeout = 5_000;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port: addr.port, host: addr.host }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      servers.push(server);
+      const a = server.address() as AddressInfo;
+      bound.push(formatListenAddress({ host: addr.host ? a.address : undefined, port: a.port }));
+    }
+  } catch (err) {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    throw err;
+  }
+  return {
+    addresses: bound,
+    close: () =>
+      Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      ).then(() => {}),
+  };
+}
