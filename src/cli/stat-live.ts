@@ -87,7 +87,7 @@ async function runStatLive(opts: LiveOptions): Promise<number> {
         };
       });
       const finished = !session.running;
-      printLongEvents(session);
+      printLongEvents(session, opts.event);
       const vcpu = opts.vcpu >= 0 ? opts.vcpu : undefined;
       const rows = sortRows(rowsFromColumns(session.query({ analysis: opts.event, vcpu, pids: opts.pid })), opts.key);
       session.resetStats();
@@ -119,10 +119,12 @@ async function runStatLive(opts: LiveOptions): Promise<number> {
   return 0;
 }
 
-function printLongEvents(session: LiveSession) {
+/** perf prints the slow pairs of the analyzed event only. */
+function printLongEvents(session: LiveSession, event: AnalysisName) {
   const ev = session.takeLongEvents();
   let out = '';
   for (let i = 0; i < ev.length; i++) {
+    if (ANALYSES[ev.analysis[i]] !== event) continue;
     out += `${ev.time[i]} VM ${ev.pid[i]}, vcpu ${ev.vcpu[i]}: ${ev.name[i]} event took ${Math.floor(ev.durationNs[i] / 1000)}usec\n`;
   }
   if (ev.dropped > 0) out += `(${ev.dropped} more slow events not shown)\n`;

@@ -82,6 +82,8 @@ export interface LongEvents {
   pid: Int32Array;
   vcpu: Uint32Array;
   durationNs: Float64Array;
+  /** Index into ANALYSES. */
+  analysis: Uint8Array;
   name: string[];
   /** Long events not kept because JS did not fetch them in time. */
   dropped: number;

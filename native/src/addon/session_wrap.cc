@@ -133,6 +133,7 @@ Napi::Value SessionWrap::TakeLongEvents(const Napi::CallbackInfo& info) {
   Napi::Int32Array pid = Napi::Int32Array::New(env, n);
   Napi::Uint32Array vcpu = Napi::Uint32Array::New(env, n);
   Napi::Float64Array duration = Napi::Float64Array::New(env, n);
+  Napi::Uint8Array which = Napi::Uint8Array::New(env, n);
   Napi::Array names = Napi::Array::New(env, n);
   for (size_t i = 0; i < n; i++) {
     const kvmlens::LongEvent& e = events[i];
@@ -140,6 +141,7 @@ Napi::Value SessionWrap::TakeLongEvents(const Napi::CallbackInfo& info) {
     pid[i] = e.pid;
     vcpu[i] = e.vcpu;
     duration[i] = static_cast<double>(e.duration_ns);
+    which[i] = static_cast<uint8_t>(e.analysis);
     kvmlens::StatRow probe{e.analysis, e.pid, e.vcpu, e.key, e.info, 0, {}};
     bool known = true;
     names.Set(static_cast<uint32_t>(i), analysis_->analyzer->key_name(probe, &known));
@@ -150,6 +152,7 @@ Napi::Value SessionWrap::TakeLongEvents(const Napi::CallbackInfo& info) {
   o.Set("pid", pid);
   o.Set("vcpu", vcpu);
   o.Set("durationNs", duration);
+  o.Set("analysis", which);
   o.Set("name", names);
   o.Set("dropped", static_cast<double>(dropped));
   return o;

@@ -91,6 +91,9 @@ void PerfDataRecorder::on_pass_end() {
 void PerfDataRecorder::close() {
   if (closed_) return;
   closed_ = true;
+  // A closing FINISHED_ROUND, as perf record writes; it also keeps the data
+  // section non-empty, which perf takes for an unterminated recording.
+  on_pass_end();
   // Feature payloads, in feature-bit order.
   struct utsname u;
   ::uname(&u);
