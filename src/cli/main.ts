@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { KvmlensError } from '../core/errors.ts';
 import { normalizeArgv } from './argv.ts';
 import type { GlobalOptions } from './global-options.ts';
+import { exporterCommand } from './exporter.ts';
 import { fail } from './output.ts';
 import { statLiveCommand } from './stat-live.ts';
 import { statRecordCommand } from './stat-record.ts';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   stat.addCommand(statReportCommand(globals).exitOverride());
   stat.addCommand(statLiveCommand().exitOverride());
   program.addCommand(stat);
+  program.addCommand(exporterCommand(globals).exitOverride());
   return program;
 }
 
