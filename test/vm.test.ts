@@ -192,6 +192,24 @@ if (h.skip) {
       });
   }
 
+  kvmlensTest('kvmlens stat live: the interval tables add up to the VMM\'s port I/O', ['kvmlens-live'], () => {
+    const own: VmmCounts = JSON.parse(read('vmm-counts-live.json'));
+    const seen: Record<string, number> = {};
+    for (const m of read('kvmlens-live.txt').matchAll(/^\s*(0x[0-9a-f]+:P(?:IN|OUT))\s+(\d+)\s/gm)) {
+      seen[m[1]] = (seen[m[1]] ?? 0) + Number(m[2]);
+    }
+    assert.equal(seen, own.ioport);
+  });
+
+  kvmlensTest('kvmlens exporter /metrics (scraped inside) counts the VMM\'s port I/O', ['kvmlens-exporter'], () => {
+    const own: VmmCounts = JSON.parse(read('vmm-counts-exporter.json'));
+    const count = (direction: string) =>
+      [...read('kvmlens-metrics.txt').matchAll(new RegExp(`^kvm_ioport_duration_seconds_count\\{[^}]*direction="${direction}"[^}]*\\} (\\d+)`, 'gm'))]
+        .reduce((n, m) => n + Number(m[1]), 0);
+    assert.is(count('out'), own.ioport['0x10:POUT']);
+    assert.is(count('in'), own.ioport['0x11:PIN']);
+  });
+
   kvmlensTest('kvmlens report --json on perf\'s file has perf\'s vmexit counts', ['kvmlens-report-perf-json'], () => {
     const j = JSON.parse(read('kvmlens-report-perf.json'));
     const p = table('perf-report-vmexit.txt');

@@ -27,6 +27,8 @@ step() {
 }
 
 : > $OUT/steps
+# The exporter is scraped over loopback, which an initramfs leaves down.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null || true
 dmesg > $OUT/dmesg.txt
 step dev-kvm test -c /dev/kvm || { grep -iE 'kvm|svm' $OUT/dmesg.txt; exit 1; }
 
@@ -58,6 +60,23 @@ if [ -n "$KVMLENS_BIN" ]; then
     step kvmlens-report-$f-json sh -c "$KVMLENS_BIN stat report -i $in --json \
       > $OUT/kvmlens-report-$f.json 2> $OUT/kvmlens-report-$f.json.stderr"
   done
+
+  # stat live while the VMM runs: per-interval tables (reset each time) that
+  # must add up to the VMM's counts; SIGTERM with stdin at EOF must end it.
+  step kvmlens-live sh -c "$KVMLENS_BIN stat live -d 1 --event=ioport < /dev/null \
+      > $OUT/kvmlens-live.txt 2> $OUT/kvmlens-live.stderr & lp=\$!
+    i=0; while [ \$i -lt 300 ] && ! grep -q 'Analyze events' $OUT/kvmlens-live.txt; do sleep 0.2; i=\$((i+1)); done
+    $VMM $COUNTS > $OUT/vmm-counts-live.json
+    sleep 2.5; kill -TERM \$lp; wait \$lp"
+
+  # The exporter, scraped from inside once the VMM has run.
+  step kvmlens-exporter sh -c "$KVMLENS_BIN exporter --web.listen-address 127.0.0.1:9756 \
+      > $OUT/kvmlens-exporter.log 2>&1 & ep=\$!
+    i=0; while [ \$i -lt 300 ] && ! grep -q listening $OUT/kvmlens-exporter.log; do sleep 0.2; i=\$((i+1)); done
+    $VMM $COUNTS > $OUT/vmm-counts-exporter.json
+    node -e \"fetch('http://127.0.0.1:9756/metrics').then(r => r.text()).then(t => process.stdout.write(t))\" \
+      > $OUT/kvmlens-metrics.txt; rc=\$?
+    kill -TERM \$ep; wait \$ep; exit \$rc"
 fi
 echo "end $(uptime_s)" >> $OUT/times
 exit 0
