@@ -32,9 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     StatQuery q;
     q.all_analyses = true;
     for (const QueryRow& row : run_stat_query(analyzer, q)) {
-      StatRow probe{row.analysis, row.pid, 0, row.key, row.info, 0, {}};
       bool known;
-      (void)analyzer.key_name(probe, &known);
+      (void)analyzer.key_name(row.analysis, row.key, row.info, &known);
       (void)row.hist.quantile(0.99);
     }
   } catch (const ParseError&) {

@@ -142,9 +142,8 @@ Napi::Value SessionWrap::TakeLongEvents(const Napi::CallbackInfo& info) {
     vcpu[i] = e.vcpu;
     duration[i] = static_cast<double>(e.duration_ns);
     which[i] = static_cast<uint8_t>(e.analysis);
-    kvmlens::StatRow probe{e.analysis, e.pid, e.vcpu, e.key, e.info, 0, {}};
     bool known = true;
-    names.Set(static_cast<uint32_t>(i), analysis_->analyzer->key_name(probe, &known));
+    names.Set(static_cast<uint32_t>(i), analysis_->analyzer->key_name(e.analysis, e.key, e.info, &known));
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("length", static_cast<double>(n));
@@ -254,9 +253,8 @@ Napi::Value SessionWrap::Query(const Napi::CallbackInfo& info) {
     pid[i] = r.pid;
     key[i] = r.key;
     key_info[i] = r.info;
-    kvmlens::StatRow probe{r.analysis, r.pid, static_cast<uint32_t>(r.vcpu), r.key, r.info, 0, {}};
     bool is_known = true;
-    names.Set(static_cast<uint32_t>(i), analysis_->analyzer->key_name(probe, &is_known));
+    names.Set(static_cast<uint32_t>(i), analysis_->analyzer->key_name(r.analysis, r.key, r.info, &is_known));
     known[i] = is_known ? 1 : 0;
     vcpu[i] = static_cast<double>(r.vcpu);
     count[i] = static_cast<double>(r.hist.count());

@@ -45,7 +45,7 @@ void KvmAnalyzer::end(Pending& p, Analysis a, const KvmEvent& ev, const ThreadSt
   r.hist.record(diff);
   if (options_.long_threshold_ns && diff > options_.long_threshold_ns) {
     bool known = true;
-    std::string name = key_name(r, &known);
+    std::string name = key_name(a, r.key, r.info, &known);
     if (name != "HLT" && name != "hlt") {
       r.long_count++;
       if (options_.on_long_event) options_.on_long_event(ev, a, r.key, r.info, t.vcpu, diff);
@@ -101,7 +101,7 @@ void KvmAnalyzer::on_sample(const Sample& sample) {
 
 void KvmAnalyzer::on_lost(uint64_t lost, uint32_t) { lost_ += lost; }
 
-std::string KvmAnalyzer::key_name(const StatRow& row, bool* known) const {
+std::string KvmAnalyzer::key_name(Analysis analysis, uint64_t key, uint32_t info, bool* known) const {
   if (known) *known = true;
   char buf[64];
   // printf's %#llx: "0" for zero, "0x..." otherwise, as perf prints keys.
@@ -110,11 +110,11 @@ std::string KvmAnalyzer::key_name(const StatRow& row, bool* known) const {
     else std::snprintf(buf, sizeof buf, "%#llx:%s", static_cast<unsigned long long>(v), suffix);
     return std::string(buf);
   };
-  switch (row.analysis) {
-    case Analysis::kVmexit: return decoder_.exit_reason_name(row.key, known);
-    case Analysis::kMmio: return hex(row.key, row.info == 2 ? "W" : "R");
-    case Analysis::kIoport: return hex(row.key, row.info ? "POUT" : "PIN");
-    case Analysis::kMsr: return hex(row.key, row.info ? "W" : "R");
+  switch (analysis) {
+    case Analysis::kVmexit: return decoder_.exit_reason_name(key, known);
+    case Analysis::kMmio: return hex(key, info == 2 ? "W" : "R");
+    case Analysis::kIoport: return hex(key, info ? "POUT" : "PIN");
+    case Analysis::kMsr: return hex(key, info ? "W" : "R");
   }
   return "?";
 }

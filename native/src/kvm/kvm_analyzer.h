@@ -49,7 +49,7 @@ class KvmAnalyzer : public RecordSink {
 
   // perf's key text: exit reason name, "0x<gpa>:R|W", "0x<port>:PIN|POUT",
   // "0x<msr>:R|W" (printf %#llx, so 0 prints as "0").
-  std::string key_name(const StatRow& row, bool* known) const;
+  std::string key_name(Analysis analysis, uint64_t key, uint32_t info, bool* known) const;
 
   const std::vector<StatRow>& rows() const { return rows_; }
   void reset_stats();  // stat live: statistics are per interval; thread state is kept
