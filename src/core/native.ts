@@ -73,6 +73,8 @@ export interface NativeSession {
   info(): RecordingInfo;
   readStats(): ReadStats;
   query(q?: StatQuery): StatColumns;
+  /** Drops the rows and threads of these processes (exited VMs). */
+  forgetPids(pids: number[]): void;
 }
 
 /** Pairs slower than the long-event threshold, oldest first (stat live --duration). */

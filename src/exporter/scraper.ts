@@ -76,6 +76,9 @@ export class Scraper {
     const expired = new Set([...pids].filter((p) => this.opts.vms.expired(p)));
     const exported = new Uint8Array(rows.length);
     for (let i = 0; i < rows.length; i++) exported[i] = expired.has(rows.pid[i]) ? 0 : 1;
+    // Their series are gone from now on: free the native rows too, so memory
+    // stays bounded while VMs come and go (a reused pid starts afresh).
+    if (expired.size > 0) this.source.forget([...expired]);
     return {
       snap,
       vms: this.opts.vms,

@@ -28,6 +28,8 @@ export interface SnapshotSource {
    */
   readonly hostPids: boolean;
   snapshot(): Snapshot;
+  /** Frees the native rows of VMs that exited (after their series expired). */
+  forget(pids: number[]): void;
   /** Why the source stopped early, if it did. */
   failure(): string | undefined;
   stop(): Promise<void>;
@@ -52,6 +54,7 @@ function fromLiveSession(session: LiveSession, kind: 'live' | 'replay'): Snapsho
     kind,
     hostPids: kind === 'live',
     snapshot: () => snapshotOf(session, () => session.lostPerCpu()),
+    forget: (pids) => session.forgetPids(pids),
     failure: () => session.sourceError(),
     stop: () => session.stop(),
   };
@@ -77,6 +80,7 @@ export function sessionSource(session: NativeSession, hostPids = false): Snapsho
     kind: 'session',
     hostPids,
     snapshot: () => snapshotOf(session, () => new Float64Array(0)),
+    forget: (pids) => session.forgetPids(pids),
     failure: () => undefined,
     stop: async () => {},
   };

@@ -66,6 +66,7 @@ void SessionWrap::Register(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod("query", &SessionWrap::Query),
                                      InstanceMethod("stop", &SessionWrap::Stop),
                                      InstanceMethod("resetStats", &SessionWrap::ResetStats),
+                                     InstanceMethod("forgetPids", &SessionWrap::ForgetPids),
                                      InstanceMethod("takeLongEvents", &SessionWrap::TakeLongEvents),
                                      InstanceMethod("lostPerCpu", &SessionWrap::LostPerCpu),
                                      InstanceMethod("sourceError", &SessionWrap::SourceError),
@@ -114,6 +115,17 @@ Napi::Value SessionWrap::Stop(const Napi::CallbackInfo& info) {
 Napi::Value SessionWrap::ResetStats(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> hold(analysis_->mutex);
   analysis_->analyzer->reset_stats();
+  return info.Env().Undefined();
+}
+
+Napi::Value SessionWrap::ForgetPids(const Napi::CallbackInfo& info) {
+  std::vector<int32_t> pids;
+  if (info[0].IsArray()) {
+    Napi::Array arr = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) pids.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
+  }
+  std::lock_guard<std::mutex> hold(analysis_->mutex);
+  analysis_->analyzer->forget_pids(pids);
   return info.Env().Undefined();
 }
 

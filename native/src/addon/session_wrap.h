@@ -24,6 +24,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Query(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value ResetStats(const Napi::CallbackInfo& info);
+  Napi::Value ForgetPids(const Napi::CallbackInfo& info);
   Napi::Value TakeLongEvents(const Napi::CallbackInfo& info);
   Napi::Value Running(const Napi::CallbackInfo& info);
   Napi::Value LostPerCpu(const Napi::CallbackInfo& info);

@@ -1,5 +1,6 @@
 #include "kvm/kvm_analyzer.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace kvmlens {
@@ -66,6 +67,7 @@ void KvmAnalyzer::on_sample(const Sample& sample) {
     if (inserted) last_thread_ = threads_.find(ev.tid);  // the table may have grown
   }
   ThreadState& t = *last_thread_;
+  t.pid = ev.pid;
   if (!t.has_vcpu) {
     if (ev.kind != KvmEvent::Kind::kEntry) return;  // before the thread's first kvm_entry
     t.has_vcpu = true;
@@ -97,6 +99,37 @@ void KvmAnalyzer::on_sample(const Sample& sample) {
       begin(t.pending[3], row_for(Analysis::kMsr, ev.pid, t.vcpu, ev.ecx, ev.msr_write), ev.time);
       break;
   }
+}
+
+void KvmAnalyzer::forget_pids(const std::vector<int32_t>& pids) {
+  if (pids.empty()) return;
+  auto gone = [&](int32_t pid) { return std::find(pids.begin(), pids.end(), pid) != pids.end(); };
+  std::vector<int64_t> remap(rows_.size(), -1);
+  std::vector<StatRow> kept;
+  kept.reserve(rows_.size());
+  for (size_t i = 0; i < rows_.size(); i++) {
+    if (gone(rows_[i].pid)) continue;
+    remap[i] = static_cast<int64_t>(kept.size());
+    kept.push_back(std::move(rows_[i]));
+  }
+  rows_.swap(kept);
+  FlatMap<RowKey, int64_t, RowKeyHash> index;
+  for (size_t i = 0; i < rows_.size(); i++) {
+    const StatRow& r = rows_[i];
+    index.find_or_insert(RowKey{static_cast<uint8_t>(r.analysis), r.pid, r.vcpu, r.key, r.info},
+                         static_cast<int64_t>(i));
+  }
+  row_index_ = std::move(index);
+  FlatMap<int32_t, ThreadState, TidHash> threads;
+  threads_.for_each([&](int32_t tid, ThreadState& t) {
+    if (gone(t.pid)) return;
+    for (Pending& p : t.pending)
+      if (p.row >= 0) p.row = remap[static_cast<size_t>(p.row)];
+    threads.find_or_insert(tid, t);
+  });
+  threads_ = std::move(threads);
+  last_thread_ = nullptr;
+  last_tid_ = -1;
 }
 
 void KvmAnalyzer::on_lost(uint64_t lost, uint32_t) { lost_ += lost; }

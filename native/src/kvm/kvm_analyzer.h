@@ -53,6 +53,10 @@ class KvmAnalyzer : public RecordSink {
 
   const std::vector<StatRow>& rows() const { return rows_; }
   void reset_stats();  // stat live: statistics are per interval; thread state is kept
+  // Drops every row and thread of these processes (VMs that exited): the
+  // exporter's memory stays bounded while VMs come and go, and a reused pid
+  // starts afresh.
+  void forget_pids(const std::vector<int32_t>& pids);
   uint64_t lost() const { return lost_; }
   uint64_t events() const { return events_; }     // kvm events decoded
   uint64_t unpaired() const { return unpaired_; } // ends without a begin, replaced begins
@@ -65,6 +69,7 @@ class KvmAnalyzer : public RecordSink {
     int64_t row = -1;
   };
   struct ThreadState {
+    int32_t pid = -1;
     bool has_vcpu = false;  // perf makes the record at the first kvm_entry
     uint32_t vcpu = 0;
     Pending pending[kNumAnalyses];
