@@ -59,6 +59,21 @@ int main() {
     CHECK(c.mine == static_cast<uint64_t>(kCalls));
     CHECK(c.unordered == 0);
   }
+  // sched:sched_switch system-wide: events from every CPU, merged in time order.
+  if (::access("/sys/kernel/tracing/events/sched/sched_switch/id", R_OK) == 0) {
+    LiveOptions s;
+    s.tracepoints = {"sched:sched_switch"};
+    Count c2;
+    std::mutex mu2;
+    LiveSource src(s, "/sys/kernel/tracing");
+    src.start(&c2, &mu2, nullptr);
+    for (int i = 0; i < 200; i++) ::usleep(1000);  // each sleep switches out
+    src.stop();
+    std::lock_guard<std::mutex> hold(mu2);
+    std::printf("live_test: sched_switch: %llu events\n", (unsigned long long)c2.all);
+    CHECK(c2.all >= 200);
+    CHECK(c2.unordered == 0);
+  }
   // The kvm tracepoints attach even where they never fire.
   if (::access("/sys/kernel/tracing/events/kvm/kvm_exit/id", R_OK) == 0) {
     LiveOptions k;
