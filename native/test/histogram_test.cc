@@ -1,6 +1,12 @@
-// LatencyHistogram: perf's statistics exactly, percentiles within 1%, merge.
+// LatencyHistogram: perf's statistics bit for bit, percentiles within 1%,
+// merge equal to recording into one, bucket bounds that tile u64, and no
+// allocation on the hot path once an octave exists.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <new>
 #include <random>
 #include <vector>
 
@@ -9,69 +15,203 @@
 
 using kvmlens::LatencyHistogram;
 
-// perf's update_stats / stddev_stats / rel_stddev_stats, written out.
+// Counts heap allocations, to prove record() does not allocate.
+static std::atomic<uint64_t> g_allocations{0};
+void* operator new(size_t n) {
+  g_allocations++;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+
+// perf's struct stats with update_stats / stddev_stats / rel_stddev_stats
+// (tools/perf/util/stat.c), written out independently.
 struct PerfStats {
   double n = 0, mean = 0, M2 = 0;
-  void update(uint64_t v) {
+  uint64_t max = 0, min = ~0ULL;
+  void update(uint64_t val) {
+    double delta;
     n++;
-    double delta = v - mean;
+    delta = val - mean;
     mean += delta / n;
-    M2 += delta * (v - mean);
+    M2 += delta * (val - mean);
+    if (val > max) max = val;
+    if (val < min) min = val;
   }
-  double rel() const {
-    if (n < 2) return 0;
+  double stddev() const {
+    if (n < 2) return 0.0;
     double variance = M2 / (n - 1);
-    double stddev = std::sqrt(variance / n);
-    return mean ? 100.0 * stddev / mean : 0;
+    double variance_mean = variance / n;
+    return std::sqrt(variance_mean);
+  }
+  double rel(double stddev, double avg) const {
+    double pct = 0.0;
+    if (avg) pct = 100.0 * stddev / avg;
+    return pct;
   }
 };
 
-int main() {
-  std::mt19937_64 rng(42);
-  std::lognormal_distribution<double> dist(9.0, 1.5);
-  LatencyHistogram h, a, b;
+static uint64_t exact_quantile(const std::vector<uint64_t>& sorted, double q) {
+  if (q <= 0) return sorted.front();
+  if (q >= 1) return sorted.back();
+  size_t rank = static_cast<size_t>(std::ceil(q * sorted.size()));
+  if (rank == 0) rank = 1;
+  return sorted[rank - 1];
+}
+
+static bool same_buckets(const LatencyHistogram& a, const LatencyHistogram& b) {
+  std::vector<LatencyHistogram::Bucket> x, y;
+  a.buckets(&x);
+  b.buckets(&y);
+  if (x.size() != y.size()) return false;
+  for (size_t i = 0; i < x.size(); i++)
+    if (x[i].lower != y[i].lower || x[i].upper != y[i].upper || x[i].count != y[i].count) return false;
+  return true;
+}
+
+static void check_distribution(const char* name, const std::function<uint64_t()>& draw, int n) {
+  LatencyHistogram whole, parts[3];
   PerfStats ref;
   std::vector<uint64_t> values;
   uint64_t sum = 0;
-  for (int i = 0; i < 200000; i++) {
-    uint64_t v = static_cast<uint64_t>(dist(rng));
+  for (int i = 0; i < n; i++) {
+    const uint64_t v = draw();
     values.push_back(v);
-    h.record(v);
-    (i % 3 ? a : b).record(v);
+    whole.record(v);
+    parts[i % 3].record(v);
     ref.update(v);
     sum += v;
   }
-  CHECK(h.count() == values.size());
-  CHECK(h.sum() == sum);
-  CHECK(h.min() == *std::min_element(values.begin(), values.end()));
-  CHECK(h.max() == *std::max_element(values.begin(), values.end()));
-  CHECK(h.mean() == ref.mean);                 // bit for bit: same operations
-  CHECK(h.rel_stddev_percent() == ref.rel());
+  const int failures_before = g_failures;
+  // perf's statistics: same operations in the same order, so equal bits.
+  CHECK(whole.count() == values.size());
+  CHECK(whole.sum() == sum);
+  CHECK(whole.min() == ref.min);
+  CHECK(whole.max() == ref.max);
+  CHECK(whole.mean() == ref.mean);
+  CHECK(whole.stddev_of_mean() == ref.stddev());
+  CHECK(whole.rel_stddev_percent() == ref.rel(ref.stddev(), ref.mean));
+  if (n >= 2) CHECK(whole.variance() == ref.M2 / (ref.n - 1));
 
-  std::sort(values.begin(), values.end());
-  for (double q : {0.5, 0.9, 0.99, 0.999}) {
-    uint64_t exact = values[static_cast<size_t>(std::ceil(q * values.size())) - 1];
-    double err = std::fabs(static_cast<double>(h.quantile(q)) - exact) / exact;
-    CHECK(err <= 0.01);
+  // Percentiles: bucket midpoints are within 1/128 of any value in the bucket.
+  std::vector<uint64_t> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  for (double q : {0.0, 0.001, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 0.9999, 1.0}) {
+    const uint64_t exact = exact_quantile(sorted, q);
+    const uint64_t got = whole.quantile(q);
+    if (exact < 64) {
+      CHECK(got == exact);  // exact region
+    } else {
+      const double err = std::fabs(static_cast<double>(got) - static_cast<double>(exact)) / static_cast<double>(exact);
+      CHECK(err <= 0.01);
+    }
   }
-  a.merge(b);
-  CHECK(a.count() == h.count() && a.sum() == h.sum() && a.min() == h.min() && a.max() == h.max());
-  CHECK(std::fabs(a.mean() - h.mean()) / h.mean() < 1e-9);
-  CHECK(std::fabs(a.rel_stddev_percent() - h.rel_stddev_percent()) < 1e-6);
-  for (double q : {0.5, 0.99}) CHECK(a.quantile(q) == h.quantile(q));
+  CHECK(whole.quantile(0) == sorted.front());
+  CHECK(whole.quantile(1) == sorted.back());
 
-  // Bucket bounds tile the value range; each value lands inside its bucket.
-  for (uint64_t v : {0ull, 1ull, 63ull, 64ull, 65ull, 127ull, 128ull, 1000ull, 123456789ull, ~0ull}) {
-    int i = LatencyHistogram::index_of(v);
+  // Merge equals recording into one: exact parts exactly, moments to rounding.
+  LatencyHistogram merged;
+  for (const LatencyHistogram& p : parts) merged.merge(p);
+  CHECK(merged.count() == whole.count());
+  CHECK(merged.sum() == whole.sum());
+  CHECK(merged.min() == whole.min());
+  CHECK(merged.max() == whole.max());
+  CHECK(std::fabs(merged.mean() - whole.mean()) <= 1e-9 * std::max(1.0, std::fabs(whole.mean())));
+  CHECK(std::fabs(merged.variance() - whole.variance()) <= 1e-9 * std::max(1.0, whole.variance()));
+  CHECK(same_buckets(merged, whole));
+  for (double q : {0.5, 0.9, 0.99}) CHECK(merged.quantile(q) == whole.quantile(q));
+
+  // Buckets: ordered, non-empty, counts add up, every value inside its bucket.
+  std::vector<LatencyHistogram::Bucket> buckets;
+  whole.buckets(&buckets);
+  uint64_t total = 0;
+  for (size_t i = 0; i < buckets.size(); i++) {
+    CHECK(buckets[i].count > 0);
+    CHECK(buckets[i].lower < buckets[i].upper || buckets[i].upper == ~0ULL);
+    if (i) CHECK(buckets[i - 1].upper <= buckets[i].lower);
+    total += buckets[i].count;
+  }
+  CHECK(total == whole.count());
+  // Cumulative counts at bucket boundaries (upper - 1) are exact.
+  for (const auto& b : buckets) {
+    const uint64_t bound = b.upper == ~0ULL ? ~0ULL : b.upper - 1;
+    const uint64_t exact = static_cast<uint64_t>(std::upper_bound(sorted.begin(), sorted.end(), bound) - sorted.begin());
+    CHECK(whole.count_at_or_below(bound) == exact);
+  }
+  CHECK(whole.count_at_or_below(sorted.back()) == whole.count());
+  if (sorted.front() > 0) CHECK(whole.count_at_or_below(sorted.front() - 1) == 0);
+  if (g_failures != failures_before) std::fprintf(stderr, "  (distribution %s)\n", name);
+}
+
+int main() {
+  std::mt19937_64 rng(42);
+  std::lognormal_distribution<double> lognormal(9.0, 1.5);  // ~8 us median, long tail
+  std::exponential_distribution<double> exponential(1.0 / 2500.0);
+  std::uniform_int_distribution<uint64_t> small(0, 200);
+  std::uniform_int_distribution<uint64_t> huge(1ULL << 40, ~0ULL >> 1);
+  std::uniform_int_distribution<int> bits(0, 63);
+  check_distribution("lognormal", [&] { return static_cast<uint64_t>(lognormal(rng)); }, 200000);
+  check_distribution("exponential", [&] { return static_cast<uint64_t>(exponential(rng)); }, 100000);
+  check_distribution("small", [&] { return small(rng); }, 50000);
+  check_distribution("huge", [&] { return huge(rng) >> 20; }, 50000);  // sum stays below 2^64
+  check_distribution("every octave", [&] { return (1ULL << bits(rng)) >> 4 | (rng() & 0xf); }, 50000);
+  check_distribution("constant", [] { return uint64_t{12345}; }, 1000);
+  check_distribution("single", [] { return uint64_t{777}; }, 1);
+  check_distribution("two", [&] { return small(rng) + 1000; }, 2);
+
+  // Bucket bounds tile u64: each value lies in [lower, upper) of its index.
+  for (uint64_t v : {0ULL, 1ULL, 63ULL, 64ULL, 65ULL, 127ULL, 128ULL, 129ULL, 1000ULL, 123456789ULL, 1ULL << 63,
+                     ~0ULL - 1, ~0ULL}) {
+    const int i = LatencyHistogram::index_of(v);
+    CHECK(i >= 0 && i < LatencyHistogram::kOctaves * LatencyHistogram::kSubBuckets);
     CHECK(LatencyHistogram::lower_bound(i) <= v);
-    CHECK(v < LatencyHistogram::upper_bound(i) || LatencyHistogram::upper_bound(i) == ~0ull);
+    CHECK(v < LatencyHistogram::upper_bound(i) || LatencyHistogram::upper_bound(i) == ~0ULL);
   }
-  // Classic bucket counts at power-of-two bounds are exact.
-  for (uint64_t bound : {1024ull, 65536ull, 1ull << 20}) {
-    uint64_t exact = std::upper_bound(values.begin(), values.end(), bound - 1) - values.begin();
-    CHECK(h.count_at_or_below(bound - 1) == exact);
+  for (int i = 0; i + 1 < LatencyHistogram::kOctaves * LatencyHistogram::kSubBuckets; i++) {
+    CHECK(LatencyHistogram::upper_bound(i) == LatencyHistogram::lower_bound(i + 1));
+    CHECK(LatencyHistogram::index_of(LatencyHistogram::lower_bound(i)) == i);
   }
-  h.reset();
-  CHECK(h.count() == 0 && h.quantile(0.5) == 0);
+
+  // Merging into an empty histogram copies perf's running mean bit for bit.
+  {
+    LatencyHistogram a, empty;
+    for (uint64_t v : {5ULL, 17ULL, 400ULL, 123456ULL}) a.record(v);
+    empty.merge(a);
+    CHECK(empty.mean() == a.mean() && empty.rel_stddev_percent() == a.rel_stddev_percent());
+    LatencyHistogram none;
+    a.merge(none);
+    CHECK(a.count() == 4);
+  }
+
+  // Empty: zeros everywhere; min() hides the sentinel.
+  {
+    LatencyHistogram h;
+    CHECK(h.count() == 0 && h.min() == 0 && h.max() == 0 && h.quantile(0.5) == 0);
+    CHECK(h.rel_stddev_percent() == 0 && h.variance() == 0 && h.count_at_or_below(~0ULL) == 0);
+    h.record(100);
+    h.record(5000);
+    CHECK(h.quantile(std::nan("")) == 100 && h.quantile(-1) == 100 && h.quantile(7) == 5000);
+  }
+
+  // The hot path allocates only for the first value of an octave; after
+  // reset() the blocks are kept and reused.
+  {
+    LatencyHistogram h;
+    std::vector<uint64_t> values;
+    for (int i = 0; i < 10000; i++) values.push_back(static_cast<uint64_t>(lognormal(rng)));
+    for (uint64_t v : values) h.record(v);
+    const uint64_t before = g_allocations.load();
+    for (int round = 0; round < 3; round++) {
+      for (uint64_t v : values) h.record(v);
+      h.reset();
+    }
+    for (uint64_t v : values) h.record(v);
+    CHECK(g_allocations.load() == before);
+    CHECK(h.count() == values.size());
+  }
   return finish("histogram_test");
 }

@@ -9,12 +9,13 @@ namespace kvmlens {
 // v >= 64 with highest set bit h (h >= 6) lies in octave h-5; its sub-bucket
 // is the 6 bits below the top bit. Octave k >= 1 covers [2^(k+5), 2^(k+6)) in
 // 64 buckets of width 2^(k-1).
+//
+// Branch-free form: with s = max(h - 6, 0) (OR-ing in 64 makes h >= 6), the
+// index is 64*s + (v >> s): for v < 128 that is v itself, and above, v >> s
+// is the top bit plus the 6 sub-bucket bits, i.e. 64 + sub.
 int LatencyHistogram::index_of(uint64_t v) {
-  if (v < static_cast<uint64_t>(kSubBuckets)) return static_cast<int>(v);
-  const int h = 63 - __builtin_clzll(v);
-  const int octave = h - kSubBucketBits + 1;
-  const int sub = static_cast<int>((v >> (h - kSubBucketBits)) & (kSubBuckets - 1));
-  return octave * kSubBuckets + sub;
+  const int s = (63 - kSubBucketBits) - __builtin_clzll(v | kSubBuckets);
+  return (s << kSubBucketBits) + static_cast<int>(v >> s);
 }
 
 uint64_t LatencyHistogram::lower_bound(int index) {
@@ -107,7 +108,7 @@ double LatencyHistogram::rel_stddev_percent() const {
 
 uint64_t LatencyHistogram::quantile(double q) const {
   if (count_ == 0) return 0;
-  if (q <= 0) return min();
+  if (!(q > 0)) return min();  // also NaN: never feed it to the rank cast
   if (q >= 1) return max_;
   uint64_t rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_)));
   if (rank == 0) rank = 1;
@@ -128,12 +129,15 @@ uint64_t LatencyHistogram::quantile(double q) const {
 }
 
 uint64_t LatencyHistogram::count_at_or_below(uint64_t bound) const {
+  // The exact extremes settle the bounds outside [min, max] without buckets.
+  if (count_ == 0 || bound < min_) return 0;
+  if (bound >= max_) return count_;
   uint64_t n = 0;
   for (int k = 0; k < kOctaves; k++) {
     if (!octaves_[k]) continue;
     for (int s = 0; s < kSubBuckets; s++) {
       const int index = k * kSubBuckets + s;
-      // A bucket counts when all of it is <= bound: its last value upper-1.
+      // A bucket counts only when all of it is <= bound (its last value is upper-1).
       if (upper_bound(index) - 1 > bound) return n;
       n += octaves_[k][s];
     }

@@ -24,9 +24,16 @@ struct SymbolTable {
   std::string expr;       // the expression as written: "REC->exit_reason & 0xffff"
   std::string guard;      // condition of an enclosing `(cond) ? a : b`, with
                           // "!" prefixed for the else branch; "" if none.
-                          // e.g. "REC->isa == 1" or "!REC->isa == 1"
+                          // e.g. "REC->isa == 1" or "!REC->isa == 1".
+                          // Conditions are as written minus outer parentheses;
+                          // nested ternaries join with " && ", and a compound
+                          // condition is negated as "!(a && b)".
   bool is_flags = false;
-  std::map<int64_t, std::string> entries;  // in value order
+  // In value order; the first entry wins for duplicate values (as the
+  // kernel's printer). Values are as written: SVM's { -1, "invalid_guest_state" }
+  // is key -1, which a u32 exit_reason of 0xffffffff does not equal (perf's
+  // own exit-reason lookup does not match it either).
+  std::map<int64_t, std::string> entries;
 };
 
 struct EventFormat {
@@ -41,7 +48,9 @@ struct EventFormat {
   std::string full_name() const { return system + ":" + name; }
 };
 
-// Parses the text of one format file. Throws ParseError (offset into `text`).
+// Parses the text of one format file. Throws ParseError (offset into `text`)
+// when the name or a field line is missing or malformed; the print fmt is
+// best effort (tables it cannot read are skipped, never an error).
 EventFormat parse_event_format(const std::string& system, const std::string& text);
 
 // Reads a field of a trace entry as an unsigned / sign-extended integer.

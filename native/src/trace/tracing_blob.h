@@ -1,7 +1,9 @@
-// HEADER_TRACING_DATA as perf writes it, built from a mounted tracefs:
-// magic, version "0.6", endianness, long size, page size, header_page,
-// header_event, ftrace formats (none), the given systems' event formats,
-// then empty kallsyms, printk formats and saved cmdlines.
+// HEADER_TRACING_DATA as perf record writes it, built from a mounted tracefs,
+// byte for byte: magic, version "0.6", endianness, long size, page size,
+// header_page, header_event, the ftrace formats among the recorded events,
+// the recorded events' formats grouped by system (directories in readdir
+// order, as perf walks them), an empty kallsyms (perf no longer stores it),
+// printk_formats and saved_cmdlines.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,15 +1,11 @@
 #include "trace/tracing_data.h"
 
-#include <dirent.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "core/errors.h"
+#include "trace/tracefs.h"
 
 namespace kvmlens {
 
@@ -27,46 +23,56 @@ const EventFormat* TracingData::find(const std::string& system, const std::strin
 
 namespace {
 
-// Bounds-checked cursor over the section; offsets in errors are absolute.
-class Cursor {
+// Bounds-checked little-endian reader over the section. Every error names
+// the absolute file offset, so `base` is added to positions.
+class SectionCursor {
  public:
-  Cursor(const uint8_t* data, uint64_t size, uint64_t base) : d_(data), size_(size), base_(base) {}
+  SectionCursor(const uint8_t* data, uint64_t size, uint64_t base) : d_(data), size_(size), base_(base) {}
 
-  uint64_t pos() const { return pos_; }
   uint64_t abs() const { return base_ + pos_; }
-  bool at_end() const { return pos_ >= size_; }
+  uint64_t left() const { return size_ - pos_; }
 
-  void need(uint64_t n, const char* what) const {
-    if (n > size_ - pos_)
-      throw ParseError(std::string("tracing data: ") + what + " needs " + std::to_string(n) +
-                           " bytes but only " + std::to_string(size_ - pos_) + " remain in the section",
-                       abs());
-  }
   template <class T>
-  T read(const char* what) {
-    need(sizeof(T), what);
+  T number(const char* what) {
+    if (sizeof(T) > left())
+      throw ParseError("tracing data: section ends at offset " + std::to_string(base_ + size_) + " inside the " +
+                           what + " at offset " + std::to_string(abs()),
+                       abs());
     T v;
     std::memcpy(&v, d_ + pos_, sizeof(T));
     pos_ += sizeof(T);
     return v;
   }
   std::string cstring(const char* what) {
-    const void* nul = std::memchr(d_ + pos_, 0, size_ - pos_);
-    if (!nul) throw ParseError(std::string("tracing data: unterminated ") + what, abs());
-    size_t len = static_cast<const uint8_t*>(nul) - (d_ + pos_);
+    const void* nul = std::memchr(d_ + pos_, 0, left());
+    if (!nul)
+      throw ParseError(std::string("tracing data: the ") + what + " at offset " + std::to_string(abs()) +
+                           " has no terminating NUL before the section end",
+                       abs());
+    const size_t len = static_cast<size_t>(static_cast<const uint8_t*>(nul) - (d_ + pos_));
     std::string s(reinterpret_cast<const char*>(d_ + pos_), len);
     pos_ += len + 1;
     return s;
   }
-  std::string bytes(uint64_t n, const char* what) {
-    need(n, what);
-    std::string s(reinterpret_cast<const char*>(d_ + pos_), n);
-    pos_ += n;
-    return s;
+  // A block preceded by its size (u32 or u64): returns its start, skips it.
+  template <class SizeT>
+  const uint8_t* sized_block(const char* what, uint64_t* len_out) {
+    const uint64_t at = abs();
+    const uint64_t len = number<SizeT>(what);
+    if (len > left())
+      throw ParseError("tracing data: " + std::string(what) + " size " + std::to_string(len) + " at offset " +
+                           std::to_string(at) + " runs past the section end (" + std::to_string(left()) +
+                           " bytes left)",
+                       at);
+    const uint8_t* p = d_ + pos_;
+    pos_ += len;
+    *len_out = len;
+    return p;
   }
-  void skip(uint64_t n, const char* what) {
-    need(n, what);
-    pos_ += n;
+  template <class SizeT>
+  void skip_sized_block(const char* what) {
+    uint64_t len;
+    sized_block<SizeT>(what, &len);
   }
 
  private:
@@ -75,111 +81,112 @@ class Cursor {
   uint64_t pos_ = 0;
 };
 
+// perf compares the version with atof(version) >= 0.6; "0.6" and "0.10"
+// therefore differ from a string comparison. Same here, without locales.
+double version_number(const std::string& v) {
+  double value = 0;
+  size_t i = 0;
+  for (; i < v.size() && v[i] >= '0' && v[i] <= '9'; i++) value = value * 10 + (v[i] - '0');
+  if (i < v.size() && v[i] == '.') {
+    double scale = 0.1;
+    for (i++; i < v.size() && v[i] >= '0' && v[i] <= '9'; i++, scale /= 10) value += (v[i] - '0') * scale;
+  }
+  return value;
+}
+
+void expect_header_file(SectionCursor& c, const char* name) {
+  const uint64_t at = c.abs();
+  const std::string got = c.cstring(name);
+  if (got != name)
+    throw ParseError("tracing data: expected \"" + std::string(name) + "\" at offset " + std::to_string(at) +
+                         ", found \"" + got.substr(0, 32) + "\"",
+                     at);
+  c.skip_sized_block<uint64_t>(name);
+}
+
 }  // namespace
 
 TracingData parse_tracing_data(const uint8_t* data, uint64_t size, uint64_t base_offset) {
-  Cursor c(data, size, base_offset);
+  SectionCursor c(data, size, base_offset);
   static const uint8_t kMagic[] = {0x17, 0x08, 0x44, 't', 'r', 'a', 'c', 'i', 'n', 'g'};
-  c.need(sizeof(kMagic), "magic");
-  if (std::memcmp(data, kMagic, sizeof(kMagic)) != 0)
-    throw ParseError("tracing data: bad magic (expected \"\\x17\\x08Dtracing\")", base_offset);
-  c.skip(sizeof(kMagic), "magic");
+  if (size < sizeof kMagic || std::memcmp(data, kMagic, sizeof kMagic) != 0)
+    throw ParseError("tracing data: bad magic at offset " + std::to_string(base_offset) +
+                         " (expected \"\\x17\\x08Dtracing\")",
+                     base_offset);
+  for (size_t i = 0; i < sizeof kMagic; i++) c.number<uint8_t>("magic");
+
   TracingData td;
   td.version = c.cstring("version string");
-  td.big_endian = c.read<uint8_t>("endianness") != 0;
-  if (td.big_endian) throw ParseError("tracing data is big-endian; only little-endian recordings are supported", c.abs());
-  td.long_size = c.read<uint8_t>("long size");
-  td.page_size = c.read<uint32_t>("page size");
+  const uint64_t endian_at = c.abs();
+  td.big_endian = c.number<uint8_t>("endianness byte") != 0;
+  if (td.big_endian)
+    throw ParseError("tracing data at offset " + std::to_string(endian_at) +
+                         " is big-endian: only recordings from little-endian hosts are supported",
+                     endian_at);
+  td.long_size = c.number<uint8_t>("long size");
+  const uint64_t page_at = c.abs();
+  td.page_size = c.number<uint32_t>("page size");
+  if (td.page_size == 0)  // perf rejects the section for this too
+    throw ParseError("tracing data: page size 0 at offset " + std::to_string(page_at), page_at);
 
-  // header_page and header_event: a name, a u64 size, the text.
-  for (const char* name : {"header_page", "header_event"}) {
-    std::string got = c.cstring(name);
-    if (got != name) throw ParseError(std::string("tracing data: expected ") + name + ", found '" + got + "'", c.abs());
-    uint64_t len = c.read<uint64_t>(name);
-    c.skip(len, name);
-  }
-  // ftrace formats: count, then size + text each (not kept).
-  uint32_t ftrace_count = c.read<uint32_t>("ftrace format count");
-  for (uint32_t i = 0; i < ftrace_count; i++) {
-    uint64_t len = c.read<uint64_t>("ftrace format size");
-    c.skip(len, "ftrace format");
-  }
-  // Event systems: count; each a name, a format count, then size + text.
-  uint32_t systems = c.read<uint32_t>("event system count");
+  expect_header_file(c, "header_page");
+  expect_header_file(c, "header_event");
+
+  // ftrace's own events (function, print, ...): never needed for kvm.
+  const uint32_t ftrace_count = c.number<uint32_t>("ftrace format count");
+  for (uint32_t i = 0; i < ftrace_count; i++) c.skip_sized_block<uint64_t>("ftrace format");
+
+  const uint32_t systems = c.number<uint32_t>("event system count");
   for (uint32_t s = 0; s < systems; s++) {
-    std::string system = c.cstring("event system name");
-    uint32_t count = c.read<uint32_t>("event format count");
+    const std::string system = c.cstring("event system name");
+    const uint32_t count = c.number<uint32_t>("event format count");
     for (uint32_t i = 0; i < count; i++) {
-      uint64_t len = c.read<uint64_t>("event format size");
-      uint64_t at = c.abs();
-      std::string text = c.bytes(len, "event format");
+      uint64_t len;
+      const uint8_t* text = c.sized_block<uint64_t>("event format", &len);
+      const uint64_t text_at = c.abs() - len;
       try {
-        td.events.push_back(parse_event_format(system, text));
+        td.events.push_back(parse_event_format(system, std::string(reinterpret_cast<const char*>(text), len)));
       } catch (const ParseError& e) {
-        throw ParseError(e.what(), at + (e.has_offset() ? e.offset() : 0));
+        throw ParseError(std::string("tracing data: ") + e.what(), text_at + (e.has_offset() ? e.offset() : 0));
       }
     }
   }
-  // kallsyms, printk formats and saved cmdlines follow; nothing we need.
+
+  // The rest carries nothing kvm stat needs, but is checked like perf reads it.
+  c.skip_sized_block<uint32_t>("kallsyms");
+  c.skip_sized_block<uint32_t>("printk formats");
+  if (version_number(td.version) >= 0.6) c.skip_sized_block<uint64_t>("saved cmdlines");
   return td;
 }
 
-namespace {
-
-bool is_dir(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) {
-    if (errno == EACCES)
-      throw SetupError("cannot read " + path + ": permission denied; run as root or grant read access to tracefs");
-    throw SetupError("cannot read " + path + ": " + std::strerror(errno));
-  }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
 TracingData read_tracefs(const std::vector<std::string>& systems, std::string* tracefs_root) {
-  std::string root;
-  for (const char* candidate : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
-    if (is_dir(std::string(candidate) + "/events")) {
-      root = candidate;
-      break;
-    }
-  }
-  if (root.empty())
-    throw SetupError(
-        "tracefs is not mounted at /sys/kernel/tracing: run `mount -t tracefs nodev /sys/kernel/tracing`");
+  const std::string root = find_tracefs_root();
   if (tracefs_root) *tracefs_root = root;
   TracingData td;
   td.version = "0.6";
+  td.big_endian = false;
   td.long_size = sizeof(long);
   td.page_size = static_cast<uint32_t>(::sysconf(_SC_PAGESIZE));
   for (const std::string& system : systems) {
-    std::string dir = root + "/events/" + system;
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) {
-      if (errno == EACCES)
-        throw SetupError("cannot read " + dir + ": permission denied; run as root or grant read access to tracefs");
+    const std::string dir = root + "/events/" + system;
+    const size_t before = td.events.size();
+    if (path_exists(dir)) {
+      for (const std::string& name : list_subdirs(dir)) {
+        std::string text;
+        if (!read_tracefs_file_if_present(dir + "/" + name + "/format", &text)) continue;
+        try {
+          td.events.push_back(parse_event_format(system, text));
+        } catch (const ParseError& e) {
+          throw SetupError("cannot understand " + dir + "/" + name + "/format: " + e.what());
+        }
+      }
+    }
+    if (td.events.size() == before) {
       if (system == "kvm")
         throw SetupError("no kvm tracepoints in " + dir +
                          ": load the kvm module (`modprobe kvm_intel` or `modprobe kvm_amd`)");
       throw SetupError("no " + system + " tracepoints in " + dir);
     }
-    while (dirent* ent = ::readdir(d)) {
-      std::string name = ent->d_name;
-      if (name == "." || name == "..") continue;
-      std::string format = dir + "/" + name + "/format";
-      if (::access(format.c_str(), F_OK) != 0) continue;
-      td.events.push_back(parse_event_format(system, read_text(format)));
-    }
-    ::closedir(d);
   }
   return td;
 }
