@@ -27,9 +27,24 @@ struct Sample {
   int32_t pid = -1;
   int32_t tid = -1;
   uint32_t cpu = 0;
+  uint64_t ip = 0;                  // PERF_SAMPLE_IP, 0 when absent
+  uint64_t period = 0;              // PERF_SAMPLE_PERIOD, 0 when absent
+  uint16_t misc = 0;                // header misc: PERF_RECORD_MISC_CPUMODE_MASK bits
   const uint8_t* raw = nullptr;     // tracepoint payload (trace entry), after the u32 size
   uint32_t raw_size = 0;
   uint64_t file_offset = 0;         // where the record starts, for error messages
+};
+
+// A non-sample kernel record (COMM, MMAP, MMAP2, FORK, EXIT, ...) with the
+// time of its sample_id_all trailer (0 if none). `record` points at the
+// perf_event_header; the consumer parses the body it cares about.
+struct SideBandRecord {
+  uint32_t type = 0;                // PERF_RECORD_*
+  uint16_t misc = 0;
+  uint16_t size = 0;
+  uint64_t time = 0;
+  const uint8_t* record = nullptr;
+  uint64_t file_offset = 0;
 };
 
 // Receives records in delivery order (time order, as perf processes them).
@@ -39,6 +54,8 @@ class RecordSink {
   virtual void on_sample(const Sample& sample) = 0;
   // PERF_RECORD_LOST / LOST_SAMPLES: `lost` records dropped by the kernel.
   virtual void on_lost(uint64_t lost, uint32_t cpu) { (void)lost; (void)cpu; }
+  // Every other kernel record type below PERF_RECORD_USER_TYPE_START.
+  virtual void on_side_band(const SideBandRecord& record) { (void)record; }
 };
 
 }  // namespace kvmlens

@@ -37,7 +37,7 @@ struct SampleLayout {
   bool sample_id_all = false;
   // Byte offset (from record start) of fields before any variable-size part;
   // -1 when absent.
-  int time_off = -1, tid_off = -1, cpu_off = -1;
+  int ip_off = -1, time_off = -1, tid_off = -1, cpu_off = -1, period_off = -1;
   bool fixed_until_raw = true;   // no READ/CALLCHAIN before RAW
   int raw_off = -1;              // when fixed_until_raw
   // Trailer of non-sample records, counted in u64 from the end.
@@ -52,14 +52,14 @@ SampleLayout make_layout(const EventAttr& a) {
   const uint64_t st = a.sample_type;
   int off = 8;
   if (st & abi::kIdentifier) off += 8;
-  if (st & abi::kIp) off += 8;
+  if (st & abi::kIp) { l.ip_off = off; off += 8; }
   if (st & abi::kTid) { l.tid_off = off; off += 8; }
   if (st & abi::kTime) { l.time_off = off; off += 8; }
   if (st & abi::kAddr) off += 8;
   if (st & abi::kId) off += 8;
   if (st & abi::kStreamId) off += 8;
   if (st & abi::kCpu) { l.cpu_off = off; off += 8; }
-  if (st & abi::kPeriod) off += 8;
+  if (st & abi::kPeriod) { l.period_off = off; off += 8; }
   if (st & (abi::kRead | abi::kCallchain)) l.fixed_until_raw = false;
   if (l.fixed_until_raw && (st & abi::kRaw)) l.raw_off = off;
   if (a.sample_id_all && (st & abi::kTime)) {
@@ -370,6 +370,16 @@ class Reader : public PerfDataReader {
       uint64_t lost = load<uint64_t>(rec + 8);
       stats_.lost += lost;
       sink_->on_lost(lost, trailer_cpu(rec, rsize));
+    } else if (type < abi::kUserTypeStart && type != abi::kRecordLost && type != abi::kRecordLostSamples) {
+      SideBandRecord r;
+      r.type = type;
+      r.misc = load<uint16_t>(rec + 4);
+      r.size = rsize;
+      uint64_t t = record_time(rec, rsize, type, pos);
+      r.time = t == kNoTime ? 0 : t;
+      r.record = rec;
+      r.file_offset = pos;
+      sink_->on_side_band(r);
     }
   }
 
@@ -395,11 +405,15 @@ class Reader : public PerfDataReader {
       s.pid = load<int32_t>(rec + l.tid_off);
       s.tid = load<int32_t>(rec + l.tid_off + 4);
     }
+    s.misc = load<uint16_t>(rec + 4);
+    if (l.ip_off >= 0 && static_cast<uint64_t>(l.ip_off) + 8 <= rsize) s.ip = load<uint64_t>(rec + l.ip_off);
     if (l.time_off >= 0) s.time = load<uint64_t>(rec + l.time_off);
     if (l.cpu_off >= 0) {
       if (static_cast<uint64_t>(l.cpu_off) + 8 > rsize) throw short_sample(l.cpu_off + 8, rsize, pos);
       s.cpu = load<uint32_t>(rec + l.cpu_off);
     }
+    if (l.period_off >= 0 && static_cast<uint64_t>(l.period_off) + 8 <= rsize)
+      s.period = load<uint64_t>(rec + l.period_off);
     if (l.sample_type & abi::kRaw) {
       uint64_t raw_at = l.fixed_until_raw ? static_cast<uint64_t>(l.raw_off) : variable_raw_offset(rec, rsize, l, pos);
       if (raw_at + 4 > rsize) throw short_sample(raw_at + 4, rsize, pos);
