@@ -81,6 +81,8 @@ test('stat record writes a perf.data that perf and kvmlens both read', () => {
     const header = spawnSync('perf', ['report', '--header-only', '-i', file], { encoding: 'utf8' });
     assert.match(header.stdout, /cpuid : \S+/);
     assert.match(header.stdout, /event : name = kvm:kvm_exit/);
+    const script = spawnSync('perf', ['script', '-i', file], { encoding: 'utf8' });
+    assert.is(script.status, 0, `perf script: ${script.stderr}`);
   }
 });
 

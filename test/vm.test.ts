@@ -192,6 +192,19 @@ if (h.skip) {
       });
   }
 
+  kvmlensTest('perf script reads kvmlens\' recording: as many kvm_pio and kvm_mmio records as in perf\'s own',
+    ['kvmlens-record', 'perf-script-perf', 'perf-script-kvmlens'], () => {
+      const own: VmmCounts = JSON.parse(read('vmm-counts-kvmlens.json'));
+      const records = (file: string, event: string) =>
+        read(file).split('\n').filter((l) => l.includes(` kvm:${event}:`)).length;
+      const pio = records('perf-script-kvmlens.txt', 'kvm_pio');
+      // Every port access is a kvm_pio record (the VMM's terminator too, which is never paired).
+      assert.ok(pio >= own.exits.io, `kvm_pio records ${pio} < the VMM's ${own.exits.io} io exits`);
+      assert.is(pio, records('perf-script-perf.txt', 'kvm_pio'));
+      assert.is(records('perf-script-kvmlens.txt', 'kvm_mmio'), records('perf-script-perf.txt', 'kvm_mmio'));
+      assert.ok(records('perf-script-kvmlens.txt', 'kvm_entry') > 0, 'perf script shows kvm_entry records');
+    });
+
   kvmlensTest('kvmlens stat live: the interval tables add up to the VMM\'s port I/O', ['kvmlens-live'], () => {
     const own: VmmCounts = JSON.parse(read('vmm-counts-live.json'));
     const seen: Record<string, number> = {};

@@ -57,6 +57,8 @@ if [ -n "$KVMLENS_BIN" ]; then
       [ $f = kvmlens ] && step perf-report-kvmlens-$ev sh -c "perf kvm -i $in stat report \
         --event=$ev > /dev/null 2> $OUT/perf-report-kvmlens-$ev.txt"
     done
+    # Real perf's generic reader too: every tracepoint record decoded by name.
+    step perf-script-$f sh -c "perf script -i $in > $OUT/perf-script-$f.txt 2> $OUT/perf-script-$f.stderr"
     step kvmlens-report-$f-json sh -c "$KVMLENS_BIN stat report -i $in --json \
       > $OUT/kvmlens-report-$f.json 2> $OUT/kvmlens-report-$f.json.stderr"
   done

@@ -208,24 +208,27 @@ void LiveSource::drain_cpu(CpuBuffer& b) {
   auto* meta = static_cast<perf_event_mmap_page*>(b.base);
   const uint8_t* data = static_cast<const uint8_t*>(b.base) + page_size_;
   const uint64_t size = b.map_size - page_size_;
+  // The data area is a power of two of pages: a mask, not a division per record.
+  const uint64_t mask = size - 1;
   uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
   uint64_t tail = meta->data_tail;
+  uint64_t drained_bytes = 0;  // one atomic add per pass, not per record
   while (tail < head) {
-    const uint8_t* rec = data + (tail % size);
+    const uint8_t* rec = data + (tail & mask);
     perf_event_header h;
-    if ((tail % size) + sizeof h <= size) {
+    if ((tail & mask) + sizeof h <= size) {
       std::memcpy(&h, rec, sizeof h);
     } else {
-      for (size_t i = 0; i < sizeof h; i++) reinterpret_cast<uint8_t*>(&h)[i] = data[(tail + i) % size];
+      for (size_t i = 0; i < sizeof h; i++) reinterpret_cast<uint8_t*>(&h)[i] = data[(tail + i) & mask];
     }
     if (h.size < sizeof h) break;  // corrupt: stop reading this buffer
-    if ((tail % size) + h.size > size) {
+    if ((tail & mask) + h.size > size) {
       // The record wraps around the end of the ring: copy it out whole.
       scratch_.resize(h.size);
-      for (size_t i = 0; i < h.size; i++) scratch_[i] = data[(tail + i) % size];
+      for (size_t i = 0; i < h.size; i++) scratch_[i] = data[(tail + i) & mask];
       rec = scratch_.data();
     }
-    bytes_ += h.size;
+    drained_bytes += h.size;
     if (raw_) raw_->on_record(rec, h.size);
     if (h.type == PERF_RECORD_LOST && h.size >= 24) {
       uint64_t lost;
@@ -244,6 +247,7 @@ void LiveSource::drain_cpu(CpuBuffer& b) {
     tail += h.size;
   }
   __atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+  bytes_ += drained_bytes;
 }
 
 // k-way merge of the CPUs' staged samples with time <= limit.
@@ -270,6 +274,8 @@ void LiveSource::flush_ordered(uint64_t limit) {
     deliver(rec);
     best->stage_pos += size;
   }
+  samples_ += delivered_;
+  delivered_ = 0;
   for (CpuBuffer* b : cpus_) {
     b->stage.erase(b->stage.begin(), b->stage.begin() + static_cast<std::ptrdiff_t>(b->stage_pos));
     b->stage_pos = 0;
@@ -297,7 +303,7 @@ void LiveSource::deliver(const uint8_t* rec) {
   std::memcpy(&size, rec + 6, 2);
   if (kOffRaw + 4 + static_cast<uint64_t>(s.raw_size) > size) return;
   s.raw = rec + kOffRaw + 4;
-  samples_++;
+  delivered_++;
   sink_->on_sample(s);
 }
 

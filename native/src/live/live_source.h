@@ -82,6 +82,7 @@ class LiveSource {
   std::thread thread_;
   std::atomic<bool> running_{false}, stopping_{false};
   std::atomic<uint64_t> samples_{0}, bytes_{0};
+  uint64_t delivered_ = 0;  // drain thread only; added to samples_ once per flush
   uint64_t prev_pass_max_ = 0, pass_max_ = 0;
   std::vector<uint8_t> scratch_;   // a record that wraps around the ring end
 };
