@@ -94,6 +94,23 @@ test('the default record file name follows perf kvm (perf.data.guest)', () => {
   assert.ok(existsSync(join(dir, 'perf.data.guest')));
 });
 
+test('stat record without a command records until SIGTERM', async () => {
+  if (!canTrace) return console.log('skip: needs root and kvm tracepoints in tracefs');
+  const dir = mkdtempSync(join(tmpdir(), 'kvmlens-rec-'));
+  const file = join(dir, 'until-signal.data');
+  const child = spawn(process.execPath, [cli, 'stat', 'record', '-a', '-o', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  let signalled = false;
+  child.stderr.on('data', (d) => { err += d; });
+  const timer = setTimeout(() => { signalled = true; child.kill('SIGTERM'); }, 1500);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearTimeout(timer);
+  assert.ok(signalled, `stat record exited before it was signalled: ${err}`);
+  assert.is(code, 0, err);
+  assert.match(err, /Captured and wrote/);
+  assert.ok(existsSync(file));
+});
+
 test('bad -m values are one-line errors', () => {
   const r = run(['stat', 'live', '-m', '3', '--replay', sample]);
   if (!canTrace) return;

@@ -49,7 +49,11 @@ async function runStatRecord(command: string[], opts: RecordCliOptions, g: Globa
       });
     } else {
       process.stderr.write('kvmlens: recording; press Ctrl-C to stop\n');
+      // Signal handlers and the native drain thread do not keep Node's event
+      // loop alive: without a timer Node would exit here at once.
+      const keepAlive = setInterval(() => {}, 1 << 30);
       await stopped;
+      clearInterval(keepAlive);
     }
   } finally {
     process.off('SIGINT', onSignal);
