@@ -5,6 +5,7 @@ import { normalizeArgv } from './argv.ts';
 import type { GlobalOptions } from './global-options.ts';
 import { exporterCommand } from './exporter.ts';
 import { fail } from './output.ts';
+import { recordCommand } from './record.ts';
 import { statLiveCommand } from './stat-live.ts';
 import { statRecordCommand } from './stat-record.ts';
 import { statReportCommand } from './stat-report.ts';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   stat.addCommand(statReportCommand(globals).exitOverride());
   stat.addCommand(statLiveCommand().exitOverride());
   program.addCommand(stat);
+  program.addCommand(recordCommand(globals).exitOverride());
   program.addCommand(exporterCommand(globals).exitOverride());
   return program;
 }

@@ -8,6 +8,7 @@ namespace kvmlens_addon {
 Napi::Value AnalyzeFile(const Napi::CallbackInfo& info);
 Napi::Value StartReplay(const Napi::CallbackInfo& info);
 void RegisterLive(Napi::Env env, Napi::Object exports);
+void RegisterProfile(Napi::Env env, Napi::Object exports);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -18,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startReplay", Napi::Function::New(env, kvmlens_addon::StartReplay));
   kvmlens_addon::SessionWrap::Register(env, exports);
   kvmlens_addon::RegisterLive(env, exports);
+  kvmlens_addon::RegisterProfile(env, exports);
   return exports;
 }
 
