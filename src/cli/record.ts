@@ -167,7 +167,10 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
       childStatus = await exited(child);
     } else {
       process.stderr.write('kvmlens: recording; press Ctrl-C to stop\n');
+      // Signal handlers alone do not keep Node's event loop alive.
+      const keepAlive = setInterval(() => {}, 1 << 30);
       await stopped;
+      clearInterval(keepAlive);
     }
   } finally {
     process.off('SIGINT', onSignal);
