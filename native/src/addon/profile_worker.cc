@@ -87,6 +87,7 @@ class ProfileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
     auto sym_start = Napi::BigUint64Array::New(env, n);
     auto samples = Napi::Float64Array::New(env, n);
     auto period = Napi::Float64Array::New(env, n);
+    auto first = Napi::Float64Array::New(env, n);
     for (size_t i = 0; i < n; i++) {
       const auto& row = snap.rows[i];
       event[i] = row.event;
@@ -99,6 +100,7 @@ class ProfileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
       sym_start[i] = row.sym_start;
       samples[i] = static_cast<double>(row.samples);
       period[i] = static_cast<double>(row.period);
+      first[i] = static_cast<double>(row.first);
     }
     rows.Set("length", Napi::Number::New(env, static_cast<double>(n)));
     rows.Set("event", event);
@@ -111,6 +113,7 @@ class ProfileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
     rows.Set("symStart", sym_start);
     rows.Set("samples", samples);
     rows.Set("period", period);
+    rows.Set("first", first);
     out.Set("rows", rows);
     Napi::Array events = Napi::Array::New(env, r.info.attrs.size());
     for (size_t i = 0; i < r.info.attrs.size(); i++) {

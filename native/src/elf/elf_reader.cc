@@ -58,6 +58,48 @@ std::string notes_build_id(const uint8_t* d, size_t size) {
   return std::string();
 }
 
+constexpr uint32_t kShtRela = 4, kShtNobits = 8;
+
+// NAME@plt for each .rela.plt entry whose symbol has a name (perf's
+// dso__synthesize_plt_symbols for x86-64: 16-byte header, 16-byte entries).
+void synthesize_plt(const uint8_t* d, size_t n, const std::vector<Shdr>& sh, uint16_t shstrndx, ElfImage* img) {
+  if (shstrndx >= sh.size()) return;
+  const Shdr& names = sh[shstrndx];
+  if (names.offset > n || names.size > n - names.offset) return;
+  auto name_is = [&](const Shdr& s, const char* want) {
+    if (s.name >= names.size) return false;
+    const char* nm = reinterpret_cast<const char*>(d + names.offset + s.name);
+    size_t len = strnlen(nm, static_cast<size_t>(names.size - s.name));
+    return len == std::strlen(want) && std::memcmp(nm, want, len) == 0;
+  };
+  const Shdr* plt = nullptr;
+  const Shdr* rela = nullptr;
+  for (const Shdr& s : sh) {
+    if (!plt && name_is(s, ".plt")) plt = &s;
+    if (!rela && s.type == kShtRela && name_is(s, ".rela.plt")) rela = &s;
+  }
+  if (!plt || !rela || rela->type == kShtNobits || rela->link >= sh.size()) return;
+  const Shdr& dynsym = sh[rela->link];
+  if (dynsym.link >= sh.size()) return;
+  const Shdr& dynstr = sh[dynsym.link];
+  auto ok = [&](const Shdr& s) { return s.type != kShtNobits && s.offset <= n && s.size <= n - s.offset; };
+  if (!ok(*rela) || !ok(dynsym) || !ok(dynstr)) return;
+  uint64_t count = rela->size / 24;
+  uint64_t max_entries = plt->size >= 16 ? (plt->size - 16) / 16 : 0;
+  for (uint64_t i = 0; i < count && i < max_entries; i++) {
+    uint64_t info;
+    if (!load(d, n, rela->offset + i * 24 + 8, &info)) break;
+    uint64_t symidx = info >> 32;
+    uint32_t name;
+    if (symidx == 0 || symidx >= dynsym.size / 24 || !load(d, n, dynsym.offset + symidx * 24, &name)) continue;
+    if (name == 0 || name >= dynstr.size) continue;
+    const char* nm = reinterpret_cast<const char*>(d + dynstr.offset + name);
+    size_t len = strnlen(nm, static_cast<size_t>(dynstr.size - name));
+    if (len == 0 || len > 1024) continue;
+    img->plt.push_back({plt->addr + 16 + i * 16, std::string(nm, len) + "@plt"});
+  }
+}
+
 }  // namespace
 
 std::string build_id_from_notes(const uint8_t* data, size_t size) { return notes_build_id(data, size); }
@@ -135,6 +177,7 @@ bool parse_elf(const uint8_t* d, size_t n, ElfImage* img, profile::SymbolTable* 
   }
   img->has_symtab = symtab >= 0;
   img->has_dynsym = dynsym >= 0;
+  synthesize_plt(d, n, sh, shstrndx, img);
   if (!symbols) return true;
   int use = symtab >= 0 ? symtab : dynsym;
   if (use < 0) return true;

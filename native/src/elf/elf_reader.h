@@ -23,6 +23,13 @@ struct ElfImage {
   std::string build_id;             // raw bytes, empty if no note
   bool has_symtab = false, has_dynsym = false;
   size_t nr_symbols = 0;            // function symbols kept
+  // perf's synthesized "NAME@plt" symbols: one per .rela.plt entry, 16
+  // bytes each after the 16-byte .plt header (x86-64), as addresses.
+  struct PltSymbol {
+    uint64_t addr;
+    std::string name;
+  };
+  std::vector<PltSymbol> plt;
   // Converts a file offset to the virtual address the symbols use; false
   // if no load segment covers it.
   bool offset_to_vaddr(uint64_t off, uint64_t* vaddr) const;

@@ -190,7 +190,10 @@ void ProfileAggregator::on_sample(const Sample& s) {
     k.comm = thread(-1, s.pid, s.tid).comm;
     k.level = 'H';
   }
-  Counts& c = counts_.find_or_insert(k, Counts{});
+  bool fresh = false;
+  Counts& c = counts_.find_or_insert(k, Counts{}, &fresh);
+  if (fresh) c.first = seq_;
+  seq_++;
   c.samples++;
   c.period += period;
 }
@@ -296,6 +299,7 @@ ProfileSnapshot ProfileAggregator::snapshot() {
       }
       row.level = k.level;
       row.addr = k.addr;
+      row.first = c.first;
       if (r.sym) {
         row.sym = str(r.table->name(*r.sym));
         row.sym_start = r.sym->start;
@@ -305,7 +309,10 @@ ProfileSnapshot ProfileAggregator::snapshot() {
       snap.rows.push_back(row);
     }
     ProfileRow& row = snap.rows[it->second];
-    if (k.addr < row.addr) row.addr = k.addr;
+    if (c.first < row.first) {
+      row.first = c.first;
+      row.addr = k.addr;
+    }
     row.samples += c.samples;
     row.period += c.period;
   });

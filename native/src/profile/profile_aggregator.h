@@ -36,6 +36,7 @@ struct ProfileRow {
   uint64_t addr = 0;     // map-relative address of the first sample (the raw address perf prints)
   uint64_t sym_start = 0;
   uint64_t samples = 0, period = 0;
+  uint64_t first = 0;    // sequence number of the row's first sample (perf keeps that sample's address)
 };
 
 struct ProfileEventTotals {
@@ -101,6 +102,7 @@ class ProfileAggregator : public RecordSink {
   };
   struct Counts {
     uint64_t samples = 0, period = 0;
+    uint64_t first = 0;
   };
   struct TidHash {
     size_t operator()(int64_t k) const { return mix64(static_cast<uint64_t>(k)); }
@@ -129,6 +131,7 @@ class ProfileAggregator : public RecordSink {
   FlatMap<Key, Counts, KeyHash> counts_{4096};
   std::vector<ProfileEventTotals> totals_;
   uint64_t lost_ = 0;
+  uint64_t seq_ = 0;
 };
 
 }  // namespace profile

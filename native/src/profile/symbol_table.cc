@@ -59,6 +59,22 @@ void SymbolTable::finish(bool kallsyms) {
     if (a.name_len < b.name_len) return false;
     return true;
   };
+  // As perf: first zero-sized symbols end where the next begins (in
+  // kallsyms the last one of the kernel or of a module ends at the next page
+  // instead), then duplicates at one address are reduced to one — so of two
+  // zero-sized aliases the later one, which got a size, wins.
+  for (size_t i = 0; i + 1 < syms_.size(); i++) {
+    Symbol& prev = syms_[i];
+    const Symbol& curr = syms_[i + 1];
+    if (prev.end == prev.start) {
+      if (kallsyms && (prev.module == 0) != (curr.module == 0))
+        prev.end = ((prev.end + 4096) + 4095) / 4096 * 4096;
+      else
+        prev.end = curr.start;
+    }
+  }
+  if (!syms_.empty() && syms_.back().end == syms_.back().start)
+    syms_.back().end = (syms_.back().start + 4095) / 4096 * 4096 + 4096;
   std::vector<Symbol> out;
   out.reserve(syms_.size());
   for (const Symbol& s : syms_) {
@@ -68,20 +84,6 @@ void SymbolTable::finish(bool kallsyms) {
     }
     out.push_back(s);
   }
-  // Zero-sized symbols end where the next begins; in kallsyms the last one
-  // of the kernel or of a module ends at the next page instead.
-  for (size_t i = 0; i + 1 < out.size(); i++) {
-    Symbol& prev = out[i];
-    const Symbol& curr = out[i + 1];
-    if (prev.end == prev.start) {
-      if (kallsyms && (prev.module == 0) != (curr.module == 0))
-        prev.end = ((prev.end + 4096) + 4095) / 4096 * 4096;
-      else
-        prev.end = curr.start;
-    }
-  }
-  if (!out.empty() && out.back().end == out.back().start)
-    out.back().end = (out.back().start + 4095) / 4096 * 4096 + 4096;
   syms_.swap(out);
 }
 

@@ -24,9 +24,10 @@ class SymbolTable {
  public:
   void add(uint64_t start, uint64_t size, const char* name, size_t name_len, uint8_t binding, uint8_t type,
            uint16_t module = 0);
-  // Sorts, removes duplicates (perf's choose_best_symbol) and fixes ends
-  // (perf's symbols__fixup_end; `kallsyms` rounds the last symbol of the
-  // kernel and of each module to the next page instead of bridging the gap).
+  // Sorts, fixes ends (perf's symbols__fixup_end; `kallsyms` rounds the
+  // last symbol of the kernel and of each module to the next page instead
+  // of bridging the gap), then removes duplicates (choose_best_symbol).
+  // May be called again after more add()s.
   void finish(bool kallsyms);
 
   // The symbol containing addr, or nullptr.

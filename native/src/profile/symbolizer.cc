@@ -253,6 +253,11 @@ void Symbolizer::load_user(Dso& d) {
   d.image = std::move(runtime);
   d.is_elf = true;
   std::unique_ptr<SymbolTable>& use = symtab ? symtab : dynsym;
+  if (!d.image.plt.empty()) {
+    if (!use) use = std::make_unique<SymbolTable>();
+    for (const auto& p : d.image.plt) use->add(p.addr, 16, p.name.data(), p.name.size(), kBindGlobal, kTypeFunc);
+    use->finish(false);
+  }
   if (!use) {
     note(d.long_name + ": has no symbols (.symtab/.dynsym); its samples are shown as raw addresses");
     return;
