@@ -3,7 +3,10 @@ import { Command, CommanderError } from 'commander';
 import { KvmlensError } from '../core/errors.ts';
 import { normalizeArgv } from './argv.ts';
 import type { GlobalOptions } from './global-options.ts';
+import { buildidListCommand } from './buildid-list.ts';
+import { diffCommand } from './diff.ts';
 import { exporterCommand } from './exporter.ts';
+import { reportCommand } from './report.ts';
 import { fail } from './output.ts';
 import { recordCommand } from './record.ts';
 import { statLiveCommand } from './stat-live.ts';
@@ -36,6 +39,9 @@ export function buildProgram(): Command {
   stat.addCommand(statLiveCommand().exitOverride());
   program.addCommand(stat);
   program.addCommand(recordCommand(globals).exitOverride());
+  program.addCommand(reportCommand(globals).exitOverride());
+  program.addCommand(diffCommand(globals).exitOverride());
+  program.addCommand(buildidListCommand(globals).exitOverride());
   program.addCommand(exporterCommand(globals).exitOverride());
   return program;
 }
