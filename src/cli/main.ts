@@ -9,6 +9,7 @@ import { exporterCommand } from './exporter.ts';
 import { reportCommand } from './report.ts';
 import { fail } from './output.ts';
 import { recordCommand } from './record.ts';
+import { topCommand } from './top.ts';
 import { statLiveCommand } from './stat-live.ts';
 import { statRecordCommand } from './stat-record.ts';
 import { statReportCommand } from './stat-report.ts';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   stat.addCommand(statLiveCommand().exitOverride());
   program.addCommand(stat);
   program.addCommand(recordCommand(globals).exitOverride());
+  program.addCommand(topCommand(globals).exitOverride());
   program.addCommand(reportCommand(globals).exitOverride());
   program.addCommand(diffCommand(globals).exitOverride());
   program.addCommand(buildidListCommand(globals).exitOverride());

@@ -1,5 +1,6 @@
 // Typed facade over the addon's profiling entry points (kvmlens record /
 // top). Loads the binding through native.ts like every other caller.
+import type { ProfileResult } from '../profile/native-profile.ts';
 import { loadBinding } from './native.ts';
 
 export interface ProfileRecordOptions {
@@ -55,4 +56,30 @@ interface ProfileBinding {
 export function startProfileRecord(options: ProfileRecordOptions): ProfileRecorder {
   // Setup errors already name the file or the event they concern.
   return (loadBinding() as unknown as ProfileBinding).startProfileRecord(options);
+}
+
+export interface ProfileLiveOptions extends Omit<ProfileRecordOptions, 'output' | 'cmdline'> {
+  /** Resolve host samples (perf's perf_host); guest samples (perf_guest). */
+  host?: boolean;
+  guest?: boolean;
+  kallsyms?: string;
+  vmlinux?: string;
+}
+
+/** `top`'s source: the record sampler feeding report's native aggregator. */
+export interface LiveProfile {
+  /** The counts since the last reset, resolved; `reset` starts the next interval. */
+  snapshot(reset: boolean): ProfileResult;
+  stop(): Promise<void>;
+  readonly running: boolean;
+  readonly eventName: string;
+  readonly setupWarnings: string[];
+}
+
+interface LiveBinding {
+  startProfileLive(options: ProfileLiveOptions): LiveProfile;
+}
+
+export function startProfileLive(options: ProfileLiveOptions): LiveProfile {
+  return (loadBinding() as unknown as LiveBinding).startProfileLive(options);
 }

@@ -145,21 +145,7 @@ void DsoHitTracker::on_side_band(const SideBandRecord& r) {
   }
 }
 
-void DsoHitTracker::feed(const std::vector<uint8_t>& records) {
-  size_t off = 0;
-  while (off + sizeof(perf_event_header) <= records.size()) {
-    perf_event_header h;
-    std::memcpy(&h, records.data() + off, sizeof h);
-    if (h.size < sizeof h || off + h.size > records.size()) break;
-    SideBandRecord r;
-    r.type = h.type;
-    r.misc = h.misc;
-    r.size = h.size;
-    r.record = records.data() + off;
-    on_side_band(r);
-    off += h.size;
-  }
-}
+void DsoHitTracker::feed(const std::vector<uint8_t>& records) { feed_side_band(records, this); }
 
 std::vector<HitDso> DsoHitTracker::hits() const {
   std::vector<HitDso> out;

@@ -12,6 +12,8 @@
 #include <map>
 #include <sstream>
 
+#include "core/sample.h"
+
 namespace kvmlens {
 
 namespace {
@@ -97,6 +99,22 @@ bool kallsyms_text_range(const std::string& path, uint64_t* start, uint64_t* end
   }
   *end = etext > *start ? etext : ~0ull;
   return true;
+}
+
+void feed_side_band(const std::vector<uint8_t>& records, RecordSink* sink) {
+  size_t off = 0;
+  while (off + sizeof(perf_event_header) <= records.size()) {
+    perf_event_header h;
+    std::memcpy(&h, records.data() + off, sizeof h);
+    if (h.size < sizeof h || off + h.size > records.size()) break;
+    SideBandRecord r;
+    r.type = h.type;
+    r.misc = h.misc;
+    r.size = h.size;
+    r.record = records.data() + off;
+    sink->on_side_band(r);
+    off += h.size;
+  }
 }
 
 void SideBandSynthesizer::finish(size_t start) {

@@ -31,6 +31,10 @@ struct KernelImage {
 // (kptr_restrict).
 bool kallsyms_text_range(const std::string& path, uint64_t* start, uint64_t* end, std::string* ref_symbol);
 
+class RecordSink;
+// Hands each record of a synthesized buffer to `sink` as side band (time 0).
+void feed_side_band(const std::vector<uint8_t>& records, RecordSink* sink);
+
 class SideBandSynthesizer {
  public:
   explicit SideBandSynthesizer(uint32_t trailer_size) : trailer_(trailer_size) {}
