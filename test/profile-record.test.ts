@@ -95,6 +95,13 @@ test('record --host -- COMMAND: perf report puts the workload on top, buildid-li
   for (const [name, id] of ids) {
     if (name.startsWith('/')) assert.is(id, elfBuildId(name), name);
   }
+  // kvmlens' own report and buildid-list read it as perf does.
+  const strip = (t: string) => t.split('\n').filter((l) => l.trim() !== '' && l.trim() !== '#' && !/Tip:/.test(l)).join('\n');
+  const ours = kvmlens(['--host', 'report', '-i', file]);
+  assert.is(ours.status, 0, ours.stderr);
+  assert.is(strip(ours.stdout), strip(perf(['report', '--stdio', '-i', file]).stdout));
+  const ourIds = kvmlens(['buildid-list', '-i', file]);
+  assert.is(ourIds.stdout, perf(['buildid-list', '-i', file]).stdout);
 });
 
 test('record and perf record of the same workload agree', () => {
