@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -199,6 +200,67 @@ int main() {
     if (::access("/sys/kernel/notes", R_OK) == 0) {
       CHECK(names.size() == 2 && names[0] == "[kernel.kallsyms]" && names[1] == "/proc/self/exe");
     }
+  }
+
+
+  // Guest kernels: a sample in guest kernel mode hits the kernel of its
+  // QEMU pid (GUESTMOUNT/<pid>), else the default guest (pid 0); their
+  // build-ids come from the guest's notes, else --guestvmlinux.
+  {
+    char tmpl[] = "/tmp/kvmlens-guest-XXXXXX";
+    CHECK(::mkdtemp(tmpl) != nullptr);
+    std::string notes_path = std::string(tmpl) + "/notes";
+    std::vector<uint8_t> gid(20, 0xab);
+    std::vector<uint8_t> blob = note(3, "GNU", gid);
+    FILE* nf = std::fopen(notes_path.c_str(), "wb");
+    std::fwrite(blob.data(), 1, blob.size(), nf);
+    std::fclose(nf);
+    KernelImage host;
+    host.mmap_name = "[kernel.kallsyms]";
+    KernelImage g42;
+    g42.guest = true;
+    g42.pid = 4242;
+    g42.mmap_name = "[guest.kernel.kallsyms.4242]";
+    g42.notes_path = notes_path;
+    KernelImage g0;
+    g0.guest = true;
+    g0.pid = 0;
+    g0.mmap_name = "[guest.kernel.kallsyms]";
+    DsoHitTracker t({host, g42, g0});
+    Sample s;
+    s.misc = PERF_RECORD_MISC_GUEST_KERNEL;
+    s.ip = 0xffffffff81001000ull;
+    s.pid = 4242;
+    t.on_sample(s);
+    s.pid = 777;  // no guestmount dir of its own: the default guest
+    t.on_sample(s);
+    std::vector<HitDso> hits = t.hits();
+    CHECK(hits.size() == 2);
+    if (hits.size() == 2) {
+      CHECK(hits[0].name == "[guest.kernel.kallsyms.4242]" && hits[0].machine_pid == 4242);
+      CHECK(hits[1].name == "[guest.kernel.kallsyms]" && hits[1].machine_pid == 0);
+    }
+    std::vector<std::string> missing;
+    std::vector<uint8_t> f = build_id_feature(hits, {host, g42, g0}, "/proc/self/exe", &missing);
+    CHECK(missing.empty());
+    size_t off = 0;
+    int n = 0;
+    while (off + 36 <= f.size()) {
+      uint16_t size = at<uint16_t>(f.data(), off + 6);
+      CHECK((at<uint16_t>(f.data(), off + 4) & 7) == PERF_RECORD_MISC_GUEST_KERNEL);
+      if (n == 0) {
+        CHECK(at<int32_t>(f.data(), off + 8) == 4242);
+        CHECK(std::memcmp(f.data() + off + 12, gid.data(), 20) == 0);  // from its notes
+      } else {
+        CHECK(at<int32_t>(f.data(), off + 8) == 0);
+        CHECK(std::memcmp(f.data() + off + 12, self_id.data(), 20) == 0);  // from the "vmlinux"
+      }
+      off += size;
+      n++;
+    }
+    CHECK(n == 2);
+    std::remove(notes_path.c_str());
+    ::rmdir(tmpl);
   }
 
   if (::geteuid() != 0) {

@@ -35,8 +35,8 @@ export function recordCommand(globals: () => GlobalOptions): Command {
   const cmd = new Command('record')
     .summary('record a sampling profile into a perf.data file (perf kvm record)')
     .description(
-      'Samples cycles (cpu-clock where there is no hardware PMU) and writes a perf.data file that\n' +
-        '`perf report` and `perf buildid-list` read. Guest samples unless --host (perf kvm\'s default):\n' +
+      'Samples cycles (cpu-clock where there is no hardware PMU) and writes a perf.data file that ' +
+        '`perf report` and `perf buildid-list` read. Guest samples unless --host (perf kvm\'s default): ' +
         '--guest excludes the host, --host --no-guest excludes the guest, --host alone takes both.',
     )
     .argument('[command...]', 'command to profile (from its exec on, children included) until it exits')
@@ -143,7 +143,8 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
     gated?.child.kill('SIGKILL');
     throw err;
   }
-  for (const w of recorder.setupWarnings) warn(w);
+  // perf falls back to cpu-clock silently; the summary names the event.
+  for (const w of recorder.setupWarnings) if (verbose || !/falling back/.test(w)) warn(w);
 
   let childStatus = 0;
   let stopRequested: () => void = () => {};

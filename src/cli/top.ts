@@ -60,9 +60,9 @@ export function topCommand(globals: () => GlobalOptions): Command {
   const cmd = new Command('top')
     .summary('live profile, refreshed every -d seconds (perf kvm top)')
     .description(
-      'Samples cycles (cpu-clock without a hardware PMU) system-wide, or on -p PID / a COMMAND, and\n' +
-        'shows the hottest symbols, resolved as `kvmlens report` resolves them. Entries decay by 7/8\n' +
-        'at each refresh, as perf top\'s do (-z: each table covers one interval only). Guest samples\n' +
+      'Samples cycles (cpu-clock without a hardware PMU) system-wide, or on -p PID / a COMMAND, and ' +
+        'shows the hottest symbols, resolved as `kvmlens report` resolves them. Entries decay by 7/8 ' +
+        'at each refresh, as perf top\'s do (-z: each table covers one interval only). Guest samples ' +
         'unless --host, as perf kvm.',
     )
     .argument('[command...]', 'command to profile (from its exec on) until it exits')
@@ -168,7 +168,7 @@ async function runTop(command: string[], opts: TopOptions, g: GlobalOptions): Pr
     gated?.child.kill('SIGKILL');
     throw err;
   }
-  for (const w of live.setupWarnings) warn(w);
+  for (const w of live.setupWarnings) if (verbose || !/falling back/.test(w)) warn(w);
 
   const interactive = process.stdout.isTTY === true && !opts.json;
   let stopping = false;
