@@ -26,8 +26,13 @@ if (!why) {
   if (cc.status !== 0) throw new Error(`cannot build the workload: ${cc.stderr}`);
 }
 
-function kvmlens(args: string[], cwd = dir) {
-  return spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+// kvmlens adds what it records to the build-id cache in $HOME/.debug, as
+// perf record does: keep that inside the test's directory.
+const home = join(dir, 'home');
+mkdirSync(home, { recursive: true });
+
+function kvmlens(args: string[], cwd = dir, env: NodeJS.ProcessEnv = { ...process.env, HOME: home }) {
+  return spawnSync(process.execPath, [cli, ...args], { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
 }
 
 function perf(args: string[]) {
@@ -155,7 +160,7 @@ test('--host/--guest set exclude_host/exclude_guest and the default file as perf
 });
 
 async function recordUntilSignal(args: string[], signal: NodeJS.Signals, during: () => Promise<void>) {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, ...args], { cwd: dir, env: { ...process.env, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const started = Date.now();
@@ -230,6 +235,39 @@ test('--guestmount: the guest kernel map is synthesized exactly as perf kvm reco
   const a = mmaps(ours);
   assert.equal(a, mmaps(theirs));
   assert.ok(a.some((l) => l.includes('4242/0:') && l.includes('[guest.kernel.kallsyms.4242]_text')), a.join('\n'));
+});
+
+test('the build-id cache keeps what was hit, as perf record does: a rebuilt binary still resolves', () => {
+  if (why) return skip('build-id cache');
+  const work = mkdtempSync(join(dir, 'cache-'));
+  const bin = join(work, 'burn');
+  const src = join(root, 'test', 'fixtures', 'profile', 'burn.c');
+  assert.is(spawnSync('cc', ['-O1', '-o', bin, src]).status, 0);
+  const id = elfBuildId(bin);
+  const cached = join(work, 'home-cached');
+  const bare = join(work, 'home-bare');
+  mkdirSync(cached);
+  mkdirSync(bare);
+  const withCache = join(work, 'with.data');
+  const withoutCache = join(work, 'without.data');
+  assert.is(kvmlens(['--host', 'record', '-o', withCache, '--', bin, '0.5'], work, { ...process.env, HOME: cached }).status, 0);
+  assert.is(kvmlens(['--host', 'record', '-N', '-o', withoutCache, '--', bin, '0.5'], work, { ...process.env, HOME: bare }).status, 0);
+  // perf's layout: PATH/BUILDID/elf, [kernel.kallsyms]/BUILDID/kallsyms, .build-id/xx/rest -> ../../PATH/BUILDID
+  assert.ok(existsSync(join(cached, '.debug', bin.slice(1), id, 'elf')));
+  assert.ok(existsSync(join(cached, '.debug', '.build-id', id.slice(0, 2), id.slice(2), 'elf')));
+  assert.not.ok(existsSync(join(bare, '.debug')), '-N adds nothing');
+  const listed = spawnSync('perf', ['buildid-cache', '-l'], { encoding: 'utf8', env: { ...process.env, HOME: cached } }).stdout;
+  assert.match(listed, new RegExp(`^${id} ${bin}$`, 'm'));
+  // Rebuild the binary in place with other code: only the cache has the recorded one.
+  const other = join(work, 'other.c');
+  writeFileSync(other, readFileSync(src, 'utf8').replace(/kvmlens_burn_loop/g, 'another_loop').replace('x * 6364136223846793005UL', 'x * 3UL'));
+  assert.is(spawnSync('cc', ['-O1', '-o', bin, other]).status, 0);
+  assert.is.not(elfBuildId(bin), id);
+  const report = (file: string, h: string) => reportRows(spawnSync('perf', ['report', '--stdio', '-i', file], { encoding: 'utf8', env: { ...process.env, HOME: h } }).stdout);
+  assert.is(report(withCache, cached)[0].symbol, 'kvmlens_burn_loop');
+  assert.match(report(withoutCache, bare)[0].symbol, /^0x[0-9a-f]+$/, 'without the cache perf cannot name it');
+  const ours = kvmlens(['--host', 'report', '-i', withCache], work, { ...process.env, HOME: cached });
+  assert.ok(reportRows(ours.stdout)[0]?.symbol === 'kvmlens_burn_loop', ours.stdout + ours.stderr);
 });
 
 test('usage errors are one line', () => {

@@ -6,6 +6,8 @@
 // -p PID, or `-- COMMAND` (counted from its exec on, children included).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { KvmlensError } from '../core/errors.ts';
 import { startProfileRecord, type ProfileRecorder } from '../core/native-profile.ts';
@@ -21,6 +23,7 @@ interface RecordCliOptions extends GuestOptions {
   freq?: number;
   count?: number;
   mmapPages: string;
+  buildidCache: boolean;
   verbose?: boolean;
 }
 
@@ -45,7 +48,8 @@ export function recordCommand(globals: () => GlobalOptions): Command {
     .option('-p, --pid <pids>', 'only these processes (comma separated), their threads and new children', parsePidList)
     .option('-F, --freq <hz>', 'samples per second', positiveInt('-F'))
     .option('-c, --count <n>', 'sample every n-th event (a fixed period instead of -F)', positiveInt('-c'))
-    .option('-m, --mmap-pages <pages>', 'ring buffer size per CPU: pages (power of two) or size with B/K/M/G', '512');
+    .option('-m, --mmap-pages <pages>', 'ring buffer size per CPU: pages (power of two) or size with B/K/M/G', '512')
+    .option('-N, --no-buildid-cache', 'do not add the hit DSOs to the build-id cache ($HOME/.debug)');
   addGuestOptions(cmd);
   return cmd
     .addHelpText(
@@ -137,6 +141,7 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
       enableOnExec: gated !== undefined,
       mmapPages: opts.mmapPages,
       cmdline: process.argv.slice(1),
+      buildidDir: opts.buildidCache ? join(homedir(), '.debug') : undefined,
       ...guests,
     });
   } catch (err) {
@@ -185,5 +190,6 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
     for (const b of result.buildIds) process.stderr.write(`kvmlens: build-id ${b.buildId} ${b.name}\n`);
     for (const w of result.warnings) warn(w);
   }
+  for (const p of result.cacheProblems) warn(p);
   return childStatus === 127 ? 127 : 0;
 }

@@ -27,6 +27,8 @@ export interface ProfileRecordOptions {
   guestvmlinux?: string;
   /** false: cpu-clock without trying cycles first. */
   hardware?: boolean;
+  /** Add the hit DSOs to this build-id cache (perf's $HOME/.debug); unset: none. */
+  buildidDir?: string;
 }
 
 export interface ProfileRecordResult {
@@ -37,6 +39,8 @@ export interface ProfileRecordResult {
   buildIds: { buildId: string; name: string }[];
   /** Hit DSOs without a readable build-id, and the like. */
   warnings: string[];
+  /** Build-id cache entries that could not be added. */
+  cacheProblems: string[];
 }
 
 export interface ProfileRecorder {

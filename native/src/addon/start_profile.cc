@@ -83,6 +83,9 @@ class ProfileRecorderWrap : public Napi::ObjectWrap<ProfileRecorderWrap> {
       Napi::Array w = Napi::Array::New(env, result_.warnings.size());
       for (size_t i = 0; i < result_.warnings.size(); i++) w.Set(static_cast<uint32_t>(i), result_.warnings[i]);
       o.Set("warnings", w);
+      Napi::Array c = Napi::Array::New(env, result_.cache_problems.size());
+      for (size_t i = 0; i < result_.cache_problems.size(); i++) c.Set(static_cast<uint32_t>(i), result_.cache_problems[i]);
+      o.Set("cacheProblems", c);
       deferred_.Resolve(o);
     }
     void OnError(const Napi::Error& e) override {
@@ -273,6 +276,7 @@ kvmlens::ProfileTarget target_from(const Napi::Object& o) {
   t.guestkallsyms = str(o, "guestkallsyms");
   t.guestmodules = str(o, "guestmodules");
   t.guestvmlinux = str(o, "guestvmlinux");
+  t.buildid_dir = str(o, "buildidDir");
   return t;
 }
 

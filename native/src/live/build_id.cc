@@ -5,6 +5,7 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <functional>
 
@@ -139,6 +140,22 @@ std::vector<uint8_t> vdso_build_id() {
       if (!id.empty()) return id;
     }
   return {};
+}
+
+std::vector<uint8_t> vdso_image() {
+  FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (!maps) return {};
+  char line[512];
+  std::vector<uint8_t> out;
+  while (std::fgets(line, sizeof line, maps)) {
+    if (!std::strstr(line, "[vdso]")) continue;
+    unsigned long long lo = 0, hi = 0;
+    if (std::sscanf(line, "%llx-%llx", &lo, &hi) == 2 && hi > lo && hi - lo <= (1u << 20))
+      out.assign(reinterpret_cast<const uint8_t*>(lo), reinterpret_cast<const uint8_t*>(hi));
+    break;
+  }
+  std::fclose(maps);
+  return out;
 }
 
 std::string build_id_hex(const std::vector<uint8_t>& id) {

@@ -16,6 +16,8 @@ std::vector<uint8_t> build_id_from_elf_file(const std::string& path);
 std::vector<uint8_t> build_id_from_elf_image(const uint8_t* image, size_t size);
 // The build-id of the vDSO mapped into this process (the same kernel's).
 std::vector<uint8_t> vdso_build_id();
+// The vDSO's pages as mapped into this process (what perf caches as [vdso]).
+std::vector<uint8_t> vdso_image();
 
 std::string build_id_hex(const std::vector<uint8_t>& id);
 

@@ -51,7 +51,8 @@ std::string module_name(const std::string& dso) {
 }  // namespace
 
 std::vector<uint8_t> build_id_feature(const std::vector<HitDso>& hits, const std::vector<KernelImage>& kernels,
-                                      const std::string& guestvmlinux, std::vector<std::string>* missing) {
+                                      const std::string& guestvmlinux, std::vector<std::string>* missing,
+                                      std::vector<BuildIdSource>* sources) {
   std::vector<uint8_t> out;
   // perf writes the host machine first, then each guest.
   std::vector<HitDso> order = hits;
@@ -65,6 +66,7 @@ std::vector<uint8_t> build_id_feature(const std::vector<HitDso>& hits, const std
   });
   for (const HitDso& d : order) {
     std::vector<uint8_t> id;
+    std::string from;  // the file the id was read from (what a cache keeps)
     const bool kernel_mode = d.cpumode == PERF_RECORD_MISC_KERNEL || d.cpumode == PERF_RECORD_MISC_GUEST_KERNEL;
     const KernelImage* image = nullptr;
     for (const KernelImage& k : kernels)
@@ -75,7 +77,10 @@ std::vector<uint8_t> build_id_feature(const std::vector<HitDso>& hits, const std
     } else if (kernel_mode) {
       if (d.cpumode == PERF_RECORD_MISC_KERNEL)
         id = build_id_from_notes_file("/sys/module/" + module_name(d.name) + "/notes/.note.gnu.build-id");
-      if (id.empty() && d.name.front() == '/') id = build_id_from_elf_file(d.name);
+      if (id.empty() && d.name.front() == '/') {
+        id = build_id_from_elf_file(d.name);
+        from = d.name;
+      }
     } else if (d.name == "[vdso]") {
       id = vdso_build_id();
     } else if (d.name.rfind("//", 0) == 0 || d.name.rfind("/memfd:", 0) == 0 ||
@@ -83,7 +88,11 @@ std::vector<uint8_t> build_id_feature(const std::vector<HitDso>& hits, const std
       continue;  // anonymous or gone: nothing on disk to identify
     } else if (!d.name.empty() && d.name.front() == '/') {
       id = build_id_from_elf_file(d.name);
-      if (id.empty() && d.pid > 0) id = build_id_from_elf_file("/proc/" + std::to_string(d.pid) + "/root" + d.name);
+      from = d.name;
+      if (id.empty() && d.pid > 0) {
+        from = "/proc/" + std::to_string(d.pid) + "/root" + d.name;
+        id = build_id_from_elf_file(from);
+      }
     } else {
       continue;  // //anon, [heap], [vsyscall], JIT maps: nothing to identify
     }
@@ -92,6 +101,7 @@ std::vector<uint8_t> build_id_feature(const std::vector<HitDso>& hits, const std
       continue;
     }
     put_build_id(&out, d.cpumode, d.machine_pid, id, d.name);
+    if (sources) sources->push_back({d.name, build_id_hex(id), d.cpumode, d.machine_pid, image != nullptr, from});
   }
   return out;
 }
@@ -154,11 +164,14 @@ class FileProfileRecording : public ProfileRecording {
         std::lock_guard<std::mutex> hold(mutex_);
         hits = tracker_->hits();
       }
-      std::vector<uint8_t> feature = build_id_feature(hits, kernels_, target_.guestvmlinux, &missing);
+      std::vector<BuildIdSource> sources;
+      std::vector<uint8_t> feature = build_id_feature(hits, kernels_, target_.guestvmlinux, &missing, &sources);
       result_.build_ids = parse_feature(feature);
       recorder_->add_feature(2, std::move(feature));  // HEADER_BUILD_ID
       recorder_->close();
       for (const std::string& m : missing) result_.warnings.push_back("no build-id found for " + m);
+      if (!target_.buildid_dir.empty())
+        for (std::string& p : add_to_buildid_cache(target_.buildid_dir, sources)) result_.cache_problems.push_back(std::move(p));
       result_.samples = recorder_->samples();
       result_.bytes = recorder_->data_bytes();
       for (uint64_t l : source_->lost_per_cpu()) result_.lost += l;
