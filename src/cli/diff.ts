@@ -11,6 +11,7 @@ interface DiffOptions {
   json?: boolean;
   kallsyms?: string;
   vmlinux?: string;
+  buildidDir?: string;
 }
 
 export function diffCommand(globals: () => GlobalOptions): Command {
@@ -34,6 +35,7 @@ export function diffCommand(globals: () => GlobalOptions): Command {
     .option('--json', 'print JSON: every entry with baseline, delta, dso and symbol')
     .option('--kallsyms <file>', 'host kernel symbols from this kallsyms file')
     .option('-k, --vmlinux <file>', 'host kernel symbols from this vmlinux')
+    .option('--buildid-dir <dir>', 'build-id cache directory (default: ~/.debug, as perf)')
     .addHelpText('after', '\nExamples:\n  kvmlens --host diff perf.data.old perf.data\n  kvmlens diff before.data after.data --json\n')
     .action(async (oldFile: string | undefined, newFile: string | undefined, opts: DiffOptions) => {
       process.exitCode = await runDiff(oldFile, newFile, opts, globals());

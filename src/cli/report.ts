@@ -12,6 +12,7 @@ interface ReportOptions {
   json?: boolean;
   kallsyms?: string;
   vmlinux?: string;
+  buildidDir?: string;
   stdio?: boolean;
 }
 
@@ -39,6 +40,7 @@ export function reportCommand(globals: () => GlobalOptions): Command {
     .option('--json', 'print JSON: every entry with overhead, samples, period, comm, dso and symbol')
     .option('--kallsyms <file>', 'host kernel symbols from this kallsyms file')
     .option('-k, --vmlinux <file>', 'host kernel symbols from this vmlinux')
+    .option('--buildid-dir <dir>', 'build-id cache directory (default: ~/.debug, as perf)')
     .addHelpText(
       'after',
       '\nExamples:\n' +

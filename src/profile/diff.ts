@@ -104,11 +104,11 @@ export function formatDiff(sections: DiffSection[], keys: readonly SortKey[]): s
       const base = e.baseline !== undefined ? formatPercent(e.baseline) : '';
       const delta = e.delta !== undefined ? `${e.delta >= 0 ? '+' : '-'}${Math.abs(e.delta).toFixed(2)}%` : '';
       let line = `  ${base.padStart(8)}  ${delta.padStart(9)}`;
-      for (const k of keys) {
+      keys.forEach((k, i) => {
         const text = k === 'comm' ? e.comm : k === 'dso' ? (e.dso ?? '[unknown]') : symbolText(e);
-        line += `  ${text.padEnd(w.get(k)!)}`;
-      }
-      out += `${line.trimEnd()}\n`;
+        line += `  ${k === 'sym' && i === keys.length - 1 ? text : text.padEnd(w.get(k)!)}`;
+      });
+      out += `${line}\n`;
     }
   }
   return out;

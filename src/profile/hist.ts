@@ -105,9 +105,13 @@ export function sortEntries<T extends HistEntry>(entries: T[], keys: readonly So
       }
       if (c !== 0) return c;
     }
-    // perf's remaining order: symbol start, then address, ascending.
-    if (a.symStart !== b.symStart) return a.symStart < b.symStart ? -1 : 1;
-    return a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0;
+    // perf's remaining order: symbol start, then address, ascending as
+    // perf compares them (a signed 64-bit difference: kernel addresses
+    // come before user ones).
+    const sa = BigInt.asIntN(64, a.symStart), sb = BigInt.asIntN(64, b.symStart);
+    if (sa !== sb) return sa < sb ? -1 : 1;
+    const aa = BigInt.asIntN(64, a.addr), ab = BigInt.asIntN(64, b.addr);
+    return aa < ab ? -1 : aa > ab ? 1 : 0;
   });
 }
 

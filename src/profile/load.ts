@@ -9,6 +9,7 @@ import { profileFile, type ProfileOptions, type ProfileResult, type SymbolSource
 export interface SymbolCliOptions {
   kallsyms?: string;
   vmlinux?: string;
+  buildidDir?: string;
 }
 
 /**
@@ -25,6 +26,7 @@ export function symbolSources(g: GlobalOptions, o: SymbolCliOptions): SymbolSour
     guestModules: g.guestmodules,
     guestVmlinux: g.guestvmlinux,
     guestMount: g.guestmount,
+    buildidDir: o.buildidDir,
   };
 }
 

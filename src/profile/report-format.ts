@@ -65,8 +65,12 @@ export function formatTable(section: EventSection, keys: readonly SortKey[], tot
   for (const e of section.entries) {
     const pct = total > 0 ? (100 * e.period) / total : 0;
     let line = `  ${formatPercent(pct)}`;
-    for (const k of keys) line += `  ${columnText(e, k).padEnd(w.get(k)!)}`;
-    out += `${line.trimEnd()}\n`;
+    // perf pads every column, except a symbol in the last one.
+    keys.forEach((k, i) => {
+      const text = columnText(e, k);
+      line += `  ${k === 'sym' && i === keys.length - 1 ? text : text.padEnd(w.get(k)!)}`;
+    });
+    out += `${line}\n`;
   }
   return out;
 }

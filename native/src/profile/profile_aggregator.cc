@@ -150,12 +150,14 @@ void ProfileAggregator::on_sample(const Sample& s) {
     k.comm = thread(-1, s.pid, s.tid).comm;
     if (mode == kModeKernel) {
       k.level = 'k';
+      // As perf: host kernel addresses resolve through the kernel's MMAP
+      // record ([kernel.kallsyms]_text), which every real recording has.
       auto it = kernel_maps_.find(-1);
-      if (it == kernel_maps_.end() || it->second.maps.empty()) {
-        k.dso = sym_.host_kernel();
-      } else if (const Map* m = it->second.find(ip)) {
-        k.dso = m->dso;
-      }
+      if (it != kernel_maps_.end())
+        if (const Map* m = it->second.find(ip)) {
+          k.dso = m->dso;
+          if (m->module) k.addr = ip - m->start + m->pgoff;
+        }
     } else {
       k.level = '.';
       if (const Map* m = maps_of(-1, s.pid).find(ip)) {
@@ -171,12 +173,17 @@ void ProfileAggregator::on_sample(const Sample& s) {
       DsoId mod = sym_.guest_module_at(machine, ip);
       if (mod != kNoDso) {
         k.dso = mod;
+        k.addr = ip - sym_.dso(mod).base;
       } else {
+        // perf needs the guest kernel's MMAP (perf kvm record writes it
+        // when given --guestkallsyms); recordings without it still resolve
+        // here when report is given the guest's symbols.
         auto it = kernel_maps_.find(machine);
         if (it == kernel_maps_.end() || it->second.maps.empty()) {
           k.dso = sym_.guest_kernel(machine);
         } else if (const Map* m = it->second.find(ip)) {
           k.dso = m->dso;
+          if (m->module) k.addr = ip - m->start + m->pgoff;
         }
       }
     } else {
@@ -213,7 +220,11 @@ void ProfileAggregator::on_mmap(const SideBandRecord& r, bool mmap2) {
   if (guest) machine = o.guest_mount.empty() ? 0 : pid;
   uint64_t end = start + len < start ? ~0ULL : start + len;
   if (end <= start) return;
-  Map m{start, end, pgoff, sym_.dso_for_mmap(filename, machine, kernel)};
+  DsoId dso = sym_.dso_for_mmap(filename, machine, kernel);
+  Dso& d = sym_.dso(dso);
+  const bool module = d.kind == DsoKind::kModule || d.kind == DsoKind::kGuestModule;
+  if (module) d.base = start - pgoff;
+  Map m{start, end, pgoff, dso, module};
   if (kernel) {
     kernel_maps_[machine].insert(m);
   } else {

@@ -74,6 +74,7 @@ class ProfileAggregator : public RecordSink {
   struct Map {
     uint64_t start, end, pgoff;
     DsoId dso;
+    bool module;  // kernel module: addresses are module-relative
   };
   struct MapSet {
     std::vector<Map> maps;  // sorted by start, non-overlapping

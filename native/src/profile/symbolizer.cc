@@ -368,6 +368,7 @@ DsoId Symbolizer::guest_module_at(int32_t machine, uint64_t ip) {
         d.machine = machine;
         d.kind = DsoKind::kGuestModule;
         d.long_name = d.short_name = "[" + m.name + "]";
+        d.base = m.start;
         gm.dsos.push_back(intern(std::to_string(machine) + "|module:" + m.name, std::move(d)));
       }
     }
@@ -410,6 +411,7 @@ Resolved Symbolizer::resolve(DsoId id, uint64_t addr) {
   const Dso& d = dsos_[id];
   if (!d.table) return r;
   uint64_t a = addr;
+  if (d.kind == DsoKind::kModule || d.kind == DsoKind::kGuestModule) a = addr + d.base;
   if (d.is_elf && !d.image.offset_to_vaddr(addr, &a)) return r;
   const Symbol* s = d.table->find(a);
   if (!s) return r;

@@ -53,6 +53,7 @@ struct Dso {
   bool is_elf = false;     // lookups go through ELF load segments (user DSOs)
   const SymbolTable* table = nullptr;  // may be shared (kallsyms of a kernel and its modules)
   uint16_t module = 0;     // kallsyms module index for module DSOs
+  uint64_t base = 0;       // module DSOs: load address; their addresses are module-relative, as perf prints them
   elf::ElfImage image;
 };
 
