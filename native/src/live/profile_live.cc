@@ -7,13 +7,14 @@ namespace kvmlens {
 ProfileLive::ProfileLive(const ProfileLiveOptions& options) {
   source_ = std::make_unique<SamplingSource>(options.target.sampling);
   if (!source_->fallback().empty() && options.target.sampling.try_hardware) warnings_.push_back(source_->fallback());
+  if (!source_->kernel_excluded().empty()) warnings_.push_back(source_->kernel_excluded());
   symbolizer_ = std::make_unique<profile::Symbolizer>(options.symbols);
   aggregator_ = std::make_unique<profile::ProfileAggregator>(*symbolizer_, source_->attrs());
   source_->enable();
   SideBandSynthesizer synth(kProfileIdTrailer);
   std::string warning;
   synth.host_kernel(&warning);
-  if (!warning.empty()) warnings_.push_back(warning);
+  if (!warning.empty() && source_->kernel_excluded().empty()) warnings_.push_back(warning);
   synth.guest_kernels(options.target.guestmount, options.target.guestkallsyms, options.target.guestmodules);
   if (options.target.sampling.system_wide) {
     synth.all_processes();

@@ -115,6 +115,7 @@ class FileProfileRecording : public ProfileRecording {
       : target_(target) {
     source_ = std::make_unique<SamplingSource>(target.sampling);
     if (!source_->fallback().empty() && target.sampling.try_hardware) warnings_.push_back(source_->fallback());
+    if (!source_->kernel_excluded().empty()) warnings_.push_back(source_->kernel_excluded());
     recorder_ = std::make_unique<PerfDataRecorder>(path, source_->kernel_attrs(), source_->attrs(),
                                                    std::vector<uint8_t>{}, std::move(cmdline));
     // Count from now; the drain starts once the synthesized side band is
@@ -123,7 +124,7 @@ class FileProfileRecording : public ProfileRecording {
     SideBandSynthesizer synth(kProfileIdTrailer);
     std::string warning;
     kernels_.push_back(synth.host_kernel(&warning));
-    if (!warning.empty()) warnings_.push_back(warning);
+    if (!warning.empty() && source_->kernel_excluded().empty()) warnings_.push_back(warning);
     for (KernelImage& k : synth.guest_kernels(target.guestmount, target.guestkallsyms, target.guestmodules))
       kernels_.push_back(std::move(k));
     if (target.sampling.system_wide) {

@@ -54,6 +54,7 @@ perf_event_attr base_attr(const SamplingOptions& o, uint32_t type, uint64_t conf
   a.sample_id_all = 1;
   a.exclude_host = o.exclude_host ? 1 : 0;
   a.exclude_guest = o.exclude_guest ? 1 : 0;
+  a.exclude_kernel = o.exclude_kernel ? 1 : 0;
   a.watermark = 1;
   a.wakeup_watermark = wakeup;
   return a;
@@ -86,27 +87,47 @@ SamplingSource::SamplingSource(const SamplingOptions& options) : options_(option
   if (targets.empty()) throw SetupError("nothing to profile: no thread given and not system-wide");
 
   // cycles where there is a PMU; cpu-clock otherwise, as perf falls back.
-  perf_event_attr attr = base_attr(options, PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES, wakeup);
-  std::string name = "cycles";
+  // Without the right to profile the kernel (perf_event_paranoid >= 2 and
+  // no CAP_PERFMON) a user may still profile their own threads in user
+  // space: perf sets exclude_kernel then, and so do we.
+  SamplingOptions eff = options;
+  perf_event_attr attr;
+  std::string name;
   int first = -1;
-  if (options.try_hardware) {
-    first = open_event(&attr, targets[0], cpus[0]);
-    if (first < 0) {
-      int err = errno;
-      if (err == EACCES || err == EPERM || err == EMFILE || err == ENFILE || err == ESRCH)
-        open_failed(err, name, targets[0], cpus[0]);
-      fallback_ = std::string("the cycles event is not supported here (") + std::strerror(err) +
-                  "): falling back to cpu-clock";
+  for (int attempt = 0; attempt < 2 && first < 0; attempt++) {
+    attr = base_attr(eff, PERF_TYPE_HARDWARE, PERF_COUNT_HW_CPU_CYCLES, wakeup);
+    name = "cycles";
+    int err = 0;
+    if (options.try_hardware) {
+      first = open_event(&attr, targets[0], cpus[0]);
+      if (first < 0) {
+        err = errno;
+        if (err != EACCES && err != EPERM && err != EMFILE && err != ENFILE && err != ESRCH)
+          fallback_ = std::string("the cycles event is not supported here (") + std::strerror(err) +
+                      "): falling back to cpu-clock";
+      }
+    } else {
+      fallback_ = "cpu-clock requested";
     }
-  } else {
-    fallback_ = "cpu-clock requested";
+    if (first < 0 && err != EACCES && err != EPERM && err != EMFILE && err != ENFILE && err != ESRCH) {
+      attr = base_attr(eff, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, wakeup);
+      name = "cpu-clock";
+      first = open_event(&attr, targets[0], cpus[0]);
+      if (first < 0) err = errno;
+    }
+    if (first >= 0) break;
+    if ((err == EACCES || err == EPERM) && !options.system_wide && !eff.exclude_kernel) {
+      eff.exclude_kernel = true;
+      continue;
+    }
+    open_failed(err, name, targets[0], cpus[0]);
   }
-  if (first < 0) {
-    attr = base_attr(options, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK, wakeup);
-    name = "cpu-clock";
-    first = open_event(&attr, targets[0], cpus[0]);
-    if (first < 0) open_failed(errno, name, targets[0], cpus[0]);
-  }
+  if (first < 0) open_failed(EACCES, name, targets[0], cpus[0]);
+  if (eff.exclude_kernel && !options.exclude_kernel)
+    kernel_excluded_ = "kernel samples are not collected: kernel.perf_event_paranoid=" +
+                       first_line("/proc/sys/kernel/perf_event_paranoid") +
+                       " lets this user profile user space only (run as root or grant CAP_PERFMON for the kernel)";
+  if (eff.exclude_kernel) name += ":u";
   // perf names a guest-only event with the G modifier.
   if (options.exclude_host && !options.exclude_guest) name += ":G";
   kernel_attrs_.push_back(attr);

@@ -23,6 +23,7 @@ namespace kvmlens {
 struct SamplingOptions {
   bool exclude_host = false;       // perf kvm: !--host
   bool exclude_guest = false;      // perf kvm: --no-guest
+  bool exclude_kernel = false;     // set by the source itself when only user space is allowed
   uint64_t freq = 4000;            // samples per second (perf -F); used when period == 0
   uint64_t period = 0;             // fixed period (perf -c)
   bool system_wide = true;         // every task on every CPU
@@ -51,6 +52,8 @@ class SamplingSource {
   // "cycles" or "cpu-clock"; `fallback` says why when it is not cycles.
   const std::string& event_name() const { return attrs_[0].name; }
   const std::string& fallback() const { return fallback_; }
+  // Set when the kernel is excluded because this user may not profile it.
+  const std::string& kernel_excluded() const { return kernel_excluded_; }
 
   // Enables the events now (unless enable_on_exec: the kernel does at exec);
   // they fill the ring buffers until start() drains them. Idempotent.
@@ -87,7 +90,7 @@ class SamplingSource {
   SamplingOptions options_;
   std::vector<EventAttr> attrs_;
   std::vector<perf_event_attr> kernel_attrs_;
-  std::string fallback_;
+  std::string fallback_, kernel_excluded_;
   std::vector<int> fds_;
   std::vector<CpuBuffer*> cpus_;
   uint64_t page_size_ = 4096;
