@@ -239,6 +239,13 @@ test('--guestmount: the guest kernel map is synthesized exactly as perf kvm reco
   const a = mmaps(ours);
   assert.equal(a, mmaps(theirs));
   assert.ok(a.some((l) => l.includes('4242/0:') && l.includes('[guest.kernel.kallsyms.4242]_text')), a.join('\n'));
+  // Not sampling guests (--no-guest): no guest maps, as perf.
+  const hostOnly = join(dir, 'gm-host.data');
+  const perfHostOnly = join(dir, 'gm-host-perf.data');
+  assert.is(kvmlens(['--host', '--no-guest', `--guestmount=${gm}`, 'record', '-o', hostOnly, '--', 'true']).status, 0);
+  assert.is(perf(['kvm', '--host', '--no-guest', `--guestmount=${gm}`, 'record', '-o', perfHostOnly, '--', 'true']).status, 0);
+  assert.equal(mmaps(hostOnly), mmaps(perfHostOnly));
+  assert.is(mmaps(hostOnly).length, 1);
 });
 
 test('the build-id cache keeps what was hit, as perf record does: a rebuilt binary still resolves', () => {

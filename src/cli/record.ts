@@ -142,7 +142,7 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
       mmapPages: opts.mmapPages,
       cmdline: process.argv.slice(1),
       buildidDir: opts.buildidCache ? join(homedir(), '.debug') : undefined,
-      ...guests,
+      ...(guest ? guests : {}), // perf synthesizes guest kernels only when guests are sampled
     });
   } catch (err) {
     gated?.child.kill('SIGKILL');

@@ -162,7 +162,7 @@ async function runTop(command: string[], opts: TopOptions, g: GlobalOptions): Pr
       guest,
       kallsyms: opts.kallsyms,
       vmlinux: opts.vmlinux,
-      ...guests,
+      ...(guest ? guests : {}), // perf synthesizes guest kernels only when guests are sampled
     });
   } catch (err) {
     gated?.child.kill('SIGKILL');
