@@ -219,6 +219,17 @@ test('record -p PID samples a running process, named and resolved from /proc', a
   assert.ok(rows.every((x) => x.command === 'burn'));
 });
 
+test('record -p ends by itself when the process exits, as perf record', () => {
+  if (why) return skip('record -p exit');
+  const file = join(dir, 'pid-exit.data');
+  const sh = spawnSync('sh', ['-c', `${burn} 3 & ${process.execPath} ${cli} --host record -p $! -o ${file}`], {
+    cwd: dir, encoding: 'utf8', timeout: 20_000, env: { ...process.env, HOME: home },
+  });
+  assert.is(sh.status, 0, sh.stderr);
+  assert.match(sh.stderr, /Captured and wrote/);
+  assert.is(readWithPerf(file).rows[0]?.symbol, 'kvmlens_burn_loop');
+});
+
 test('--guestmount: the guest kernel map is synthesized exactly as perf kvm record writes it', () => {
   if (why) return skip('guestmount');
   // A guest root as sshfs would show it: DIR/<qemu pid>/proc/kallsyms and sys/kernel/notes.

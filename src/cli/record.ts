@@ -73,6 +73,16 @@ export function threadsOf(pid: number): number[] {
   }
 }
 
+/** Whether a process exists (signal 0). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Starts COMMAND held before its exec: a shell that waits for one line on
  * fd 3, then execs the command. Events opened on its pid with
@@ -173,8 +183,11 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
       childStatus = await exited(child);
     } else {
       process.stderr.write('kvmlens: recording; press Ctrl-C to stop\n');
-      // Signal handlers alone do not keep Node's event loop alive.
-      const keepAlive = setInterval(() => {}, 1 << 30);
+      // Signal handlers alone do not keep Node's event loop alive; with -p
+      // the recording also ends when every target has exited, as perf's.
+      const keepAlive = setInterval(() => {
+        if (!systemWide && opts.pid && !opts.pid.some(alive)) stopRequested();
+      }, 200);
       await stopped;
       clearInterval(keepAlive);
     }

@@ -15,7 +15,7 @@ import type { GlobalOptions } from './global-options.ts';
 import { addGuestOptions, guestOptions, hostGuest, type GuestOptions } from './guest-options.ts';
 import { warn } from './output.ts';
 import { parsePidList } from './parse.ts';
-import { spawnGated, threadsOf } from './record.ts';
+import { alive, spawnGated, threadsOf } from './record.ts';
 
 interface TopOptions extends GuestOptions {
   delay: number;
@@ -282,6 +282,8 @@ async function runTop(command: string[], opts: TopOptions, g: GlobalOptions): Pr
         process.stdout.write(out);
       }
       if (!live.running) break;
+      // -p: done when every target has exited, as perf top.
+      if (!systemWide && opts.pid && !opts.pid.some(alive)) break;
     }
   } finally {
     process.off('SIGINT', onSignal);
