@@ -116,6 +116,7 @@ function exited(child: ChildProcess): Promise<number> {
 async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOptions): Promise<number> {
   if (opts.freq !== undefined && opts.count !== undefined) throw new KvmlensError('-F and -c exclude each other', 'EUSAGE');
   const output = opts.output ?? g.output ?? defaultInputFile(g);
+  if (output === '-') throw new KvmlensError('-o -: kvmlens record writes files, not pipes (perf record -o - writes pipe mode)', 'EUSAGE');
   const { host, guest } = hostGuest(g);
   const guests = guestOptions(opts, g);
   const verbose = opts.verbose === true || g.verbose === true;
