@@ -220,14 +220,15 @@ bool parse_elf(const uint8_t* d, size_t n, ElfImage* img, profile::SymbolTable* 
 }
 
 bool read_file(const std::string& path, std::vector<uint8_t>* out, std::string* error, size_t max_size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO named by an untrusted recording must not hang us.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     *error = std::strerror(errno);
     return false;
   }
   struct stat st;
-  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-    *error = S_ISDIR(st.st_mode) ? "is a directory" : std::strerror(errno);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    *error = S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file";
     ::close(fd);
     return false;
   }

@@ -191,7 +191,7 @@ bool parse_modules(const char* text, size_t size, std::vector<ModuleRange>* out,
     std::vector<std::string> f;
     size_t i = 0;
     while (i < line.size() && f.size() < 7) {
-      while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) i++;
+      while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) i++;
       size_t j = i;
       while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r') j++;
       if (j > i) f.push_back(line.substr(i, j - i));
