@@ -134,6 +134,14 @@ test('record and perf record of the same workload agree', () => {
   for (const name of ['[kernel.kallsyms]', burn]) {
     if (b.ids.has(name)) assert.ok(a.ids.has(name), `${name} missing from ours: ${[...a.ids.keys()]}`);
   }
+  // The header perf report --header shows: the same machine facts, and the sample times.
+  const header = (f: string) => perf(['report', '--header-only', '-i', f]).stdout;
+  for (const field of ['hostname', 'os release', 'arch', 'nrcpus online', 'nrcpus avail', 'cpudesc', 'cpuid', 'total memory']) {
+    const line = (h: string) => new RegExp(`^# ${field} : .*$`, 'm').exec(h)?.[0];
+    assert.ok(line(header(ours)), `${field} in our header`);
+    assert.is(line(header(ours)), line(header(theirs)), field);
+  }
+  assert.match(header(ours), /^# sample duration : +[\d.]+ ms$/m);
   // The event as perf writes it: same type, rate and side-band flags.
   const ev = (f: string) => perf(['evlist', '-v', '-i', f]).stdout;
   for (const field of ['type: 1', 'sample_freq }: 4000', 'mmap: 1', 'comm: 1', 'task: 1', 'mmap2: 1', 'comm_exec: 1', 'enable_on_exec: 1']) {

@@ -69,6 +69,8 @@ void DsoHitTracker::hit(uint32_t dso) {
 
 void DsoHitTracker::on_sample(const Sample& s) {
   samples_++;
+  if (s.time && (!first_time_ || s.time < first_time_)) first_time_ = s.time;
+  if (s.time > last_time_) last_time_ = s.time;
   const uint16_t mode = s.misc & PERF_RECORD_MISC_CPUMODE_MASK;
   if (mode == PERF_RECORD_MISC_USER) {
     auto it = user_maps_.find(s.pid);

@@ -35,6 +35,8 @@ class DsoHitTracker : public RecordSink {
   // The DSOs with at least one sample, in first-hit order.
   std::vector<HitDso> hits() const;
   uint64_t samples() const { return samples_; }
+  uint64_t first_time() const { return first_time_; }  // 0 without samples
+  uint64_t last_time() const { return last_time_; }
   uint64_t unresolved() const { return unresolved_; }
 
  private:
@@ -53,7 +55,7 @@ class DsoHitTracker : public RecordSink {
   std::unordered_map<std::string, uint32_t> dso_by_key_;
   std::unordered_map<int32_t, std::vector<Map>> user_maps_;     // by pid
   std::unordered_map<int32_t, std::vector<Map>> kernel_maps_;   // by machine pid (modules, kernel)
-  uint64_t samples_ = 0, unresolved_ = 0;
+  uint64_t samples_ = 0, unresolved_ = 0, first_time_ = 0, last_time_ = 0;
 };
 
 }  // namespace kvmlens

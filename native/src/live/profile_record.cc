@@ -3,7 +3,9 @@
 #include <linux/perf_event.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 
 #include "core/errors.h"
@@ -108,6 +110,45 @@ std::vector<uint8_t> build_id_feature(const std::vector<HitDso>& hits, const std
 
 namespace {
 
+// What perf record writes besides the recorder's common features and perf
+// report --header shows: CPUDESC (8), TOTAL_MEM (10), SAMPLE_TIME (21).
+void add_host_features(PerfDataRecorder* rec, uint64_t first_sample, uint64_t last_sample) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, model;
+  while (model.empty() && std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) != 0) continue;
+    size_t colon = line.find(':');
+    if (colon != std::string::npos) model = line.substr(line.find_first_not_of(" \t", colon + 1));
+  }
+  if (!model.empty()) {
+    // perf squeezes runs of blanks and trims the end.
+    std::string squeezed;
+    for (char c : model)
+      if (!(c == ' ' && !squeezed.empty() && squeezed.back() == ' ')) squeezed += c;
+    while (!squeezed.empty() && squeezed.back() == ' ') squeezed.pop_back();
+    std::vector<uint8_t> b;
+    uint32_t len = static_cast<uint32_t>((squeezed.size() + 1 + 63) & ~size_t(63));
+    put<uint32_t>(&b, len);
+    b.insert(b.end(), squeezed.begin(), squeezed.end());
+    b.insert(b.end(), len - squeezed.size(), 0);
+    rec->add_feature(8, std::move(b));
+  }
+  std::ifstream meminfo("/proc/meminfo");
+  while (std::getline(meminfo, line)) {
+    if (line.rfind("MemTotal:", 0) != 0) continue;
+    std::vector<uint8_t> b;
+    put<uint64_t>(&b, std::strtoull(line.c_str() + 9, nullptr, 10));
+    rec->add_feature(10, std::move(b));
+    break;
+  }
+  if (first_sample && last_sample >= first_sample) {
+    std::vector<uint8_t> b;
+    put<uint64_t>(&b, first_sample);
+    put<uint64_t>(&b, last_sample);
+    rec->add_feature(21, std::move(b));
+  }
+}
+
 class FileProfileRecording : public ProfileRecording {
  public:
   FileProfileRecording(const std::string& path, const ProfileTarget& target, const std::vector<int32_t>& synth_pids,
@@ -161,14 +202,18 @@ class FileProfileRecording : public ProfileRecording {
       source_->stop();
       std::vector<std::string> missing;
       std::vector<HitDso> hits;
+      uint64_t first = 0, last = 0;
       {
         std::lock_guard<std::mutex> hold(mutex_);
         hits = tracker_->hits();
+        first = tracker_->first_time();
+        last = tracker_->last_time();
       }
       std::vector<BuildIdSource> sources;
       std::vector<uint8_t> feature = build_id_feature(hits, kernels_, target_.guestvmlinux, &missing, &sources);
       result_.build_ids = parse_feature(feature);
       recorder_->add_feature(2, std::move(feature));  // HEADER_BUILD_ID
+      add_host_features(recorder_.get(), first, last);
       recorder_->close();
       for (const std::string& m : missing) result_.warnings.push_back("no build-id found for " + m);
       if (!target_.buildid_dir.empty())
