@@ -99,9 +99,15 @@ interface Shown extends HistEntry {
   key: string;
 }
 
+/** An entry's identity across intervals: the same fields histEntries merges by. */
 function entryKey(e: HistEntry, keys: readonly SortKey[]): string {
+  const useSym = keys.includes('sym');
   const sym = e.sym !== undefined ? `s${e.symStart}:${e.sym}` : `a${e.addr}`;
-  return [keys.includes('comm') ? e.comm : '', e.dso ?? '\u0000', keys.includes('sym') ? sym : ''].join('\u0001');
+  return [
+    keys.includes('comm') ? e.comm : '',
+    keys.includes('dso') || useSym ? (e.dso ?? '\u0000') : '',
+    useSym ? sym : '',
+  ].join('\u0001');
 }
 
 function watchQuitKey(onQuit: () => void) {
