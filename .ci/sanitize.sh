@@ -17,6 +17,7 @@ find test/fixtures -name '*.data' -size -2M -exec cp {} "$corpus/" \; 2>/dev/nul
 if command -v perf >/dev/null && [ -d /sys/kernel/tracing/events/kvm ]; then
   perf kvm stat record -a -o "$corpus/kvm-empty.data" -- sleep 0.2 >/dev/null 2>&1 || true
   perf record -q -e sched:sched_switch -a -o "$corpus/sched.data" -- sleep 0.2 >/dev/null 2>&1 || true
+  perf record -q -e cpu-clock -o "$corpus/cpu-clock.data" -- ls -R /usr/share/doc >/dev/null 2>&1 || true
 fi
 export KVMLENS_CORPUS="$corpus"
 

@@ -3,8 +3,13 @@ import { Command, CommanderError } from 'commander';
 import { KvmlensError } from '../core/errors.ts';
 import { normalizeArgv } from './argv.ts';
 import type { GlobalOptions } from './global-options.ts';
+import { buildidListCommand } from './buildid-list.ts';
+import { diffCommand } from './diff.ts';
 import { exporterCommand } from './exporter.ts';
+import { reportCommand } from './report.ts';
 import { fail } from './output.ts';
+import { recordCommand } from './record.ts';
+import { topCommand } from './top.ts';
 import { statLiveCommand } from './stat-live.ts';
 import { statRecordCommand } from './stat-record.ts';
 import { statReportCommand } from './stat-report.ts';
@@ -34,6 +39,11 @@ export function buildProgram(): Command {
   stat.addCommand(statReportCommand(globals).exitOverride());
   stat.addCommand(statLiveCommand().exitOverride());
   program.addCommand(stat);
+  program.addCommand(recordCommand(globals).exitOverride());
+  program.addCommand(topCommand(globals).exitOverride());
+  program.addCommand(reportCommand(globals).exitOverride());
+  program.addCommand(diffCommand(globals).exitOverride());
+  program.addCommand(buildidListCommand(globals).exitOverride());
   program.addCommand(exporterCommand(globals).exitOverride());
   return program;
 }

@@ -7,7 +7,9 @@
 namespace kvmlens_addon {
 Napi::Value AnalyzeFile(const Napi::CallbackInfo& info);
 Napi::Value StartReplay(const Napi::CallbackInfo& info);
+Napi::Value ProfileFile(const Napi::CallbackInfo& info);
 void RegisterLive(Napi::Env env, Napi::Object exports);
+void RegisterProfile(Napi::Env env, Napi::Object exports);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -16,8 +18,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
               }));
   exports.Set("analyzeFile", Napi::Function::New(env, kvmlens_addon::AnalyzeFile));
   exports.Set("startReplay", Napi::Function::New(env, kvmlens_addon::StartReplay));
+  exports.Set("profileFile", Napi::Function::New(env, kvmlens_addon::ProfileFile));
   kvmlens_addon::SessionWrap::Register(env, exports);
   kvmlens_addon::RegisterLive(env, exports);
+  kvmlens_addon::RegisterProfile(env, exports);
   return exports;
 }
 

@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -88,6 +89,10 @@ void PerfDataRecorder::on_pass_end() {
   data_size_ += sizeof h;
 }
 
+void PerfDataRecorder::add_feature(int bit, std::vector<uint8_t> payload) {
+  extra_features_.push_back({bit, std::move(payload)});
+}
+
 void PerfDataRecorder::close() {
   if (closed_) return;
   closed_ = true;
@@ -98,7 +103,8 @@ void PerfDataRecorder::close() {
   struct utsname u;
   ::uname(&u);
   std::vector<std::pair<int, std::vector<uint8_t>>> features;
-  features.push_back({1, tracing_});
+  if (!tracing_.empty()) features.push_back({1, tracing_});
+  for (auto& extra : extra_features_) features.push_back(std::move(extra));
   auto string_feature = [&](int bit, const std::string& s) {
     std::vector<uint8_t> b;
     put_string(&b, s);
@@ -135,6 +141,8 @@ void PerfDataRecorder::close() {
     }
     features.push_back({12, b});
   }
+  std::stable_sort(features.begin(), features.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   const uint64_t table_off = data_offset_ + data_size_;
   uint64_t payload_off = table_off + 16 * features.size();
   uint64_t bitmap[4] = {0, 0, 0, 0};

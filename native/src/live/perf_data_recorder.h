@@ -1,7 +1,8 @@
 // Writes a perf.data file (PERFILE2) that real perf reads: the records
 // exactly as drained from the ring buffers with FINISHED_ROUND after each
 // pass, the attrs with their ids, and the features perf kvm stat report
-// needs (TRACING_DATA, CPUID, ...) plus HOSTNAME, OSRELEASE, VERSION, ARCH,
+// needs (TRACING_DATA, CPUID, ...; no TRACING_DATA when the blob is empty,
+// as for a profile) plus HOSTNAME, OSRELEASE, VERSION, ARCH,
 // NRCPUS, CMDLINE and EVENT_DESC.
 #pragma once
 #include <linux/perf_event.h>
@@ -25,6 +26,9 @@ class PerfDataRecorder : public RawRecordSink {
 
   void on_record(const uint8_t* record, uint32_t size) override;
   void on_pass_end() override;
+  // An extra feature section written by close() (e.g. HEADER_BUILD_ID = 2,
+  // known only once the data is in); kept in feature-bit order.
+  void add_feature(int bit, std::vector<uint8_t> payload);
   // Writes attrs, features and the final header; throws SetupError on I/O errors.
   void close();
 
@@ -41,6 +45,7 @@ class PerfDataRecorder : public RawRecordSink {
   std::vector<EventAttr> attrs_;
   std::vector<uint8_t> tracing_;
   std::vector<std::string> cmdline_;
+  std::vector<std::pair<int, std::vector<uint8_t>>> extra_features_;
   uint64_t data_offset_ = 0, data_size_ = 0, samples_ = 0, lost_ = 0;
   bool closed_ = false;
   bool io_error_ = false;

@@ -24,7 +24,7 @@ constexpr uint32_t kHeaderAttr = 64, kHeaderEventType = 65, kHeaderTracingData =
                    kHeaderBuildId = 67, kFinishedRound = 68, kHeaderFeature = 80;
 
 // Feature bits (HEADER_*)
-constexpr int kFeatTracingData = 1, kFeatHostname = 3, kFeatOsRelease = 4, kFeatVersion = 5,
+constexpr int kFeatTracingData = 1, kFeatBuildId = 2, kFeatHostname = 3, kFeatOsRelease = 4, kFeatVersion = 5,
               kFeatArch = 6, kFeatNrCpus = 7, kFeatCpuid = 9, kFeatCmdline = 11,
               kFeatEventDesc = 12;
 

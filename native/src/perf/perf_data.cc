@@ -203,6 +203,8 @@ class Reader : public PerfDataReader {
         info_.tracing_data.assign(data_ + pos + rsize, data_ + pos + rsize + len);
         info_.tracing_data_offset = pos + rsize;
         advance += (len + 7) & ~7ull;
+      } else if (type == abi::kHeaderBuildId) {
+        parse_build_ids(data_, pos, rsize, &info_);
       } else if (type == abi::kHeaderFeature) {
         if (rsize >= 16) parse_feature(static_cast<int>(load<uint64_t>(rec + 8)), data_, pos + 16, rsize - 16, &info_);
       }

@@ -15,6 +15,14 @@
 
 namespace kvmlens {
 
+// One entry of HEADER_BUILD_ID (feature 2) or a pipe HEADER_BUILD_ID record.
+struct BuildIdEntry {
+  uint16_t misc = 0;        // cpumode of the DSO (kernel, user, guest kernel, ...)
+  int32_t pid = -1;         // machine: -1 host, else the guest's pid
+  std::string build_id;     // raw bytes (usually 20)
+  std::string filename;     // "/usr/lib/x86_64-linux-gnu/libc.so.6", "[kernel.kallsyms]"
+};
+
 // What the header and feature sections say about the recording.
 struct PerfFileInfo {
   bool pipe = false;
@@ -30,6 +38,7 @@ struct PerfFileInfo {
   std::vector<std::string> cmdline;
   uint32_t nr_cpus_online = 0, nr_cpus_avail = 0;
   uint64_t features_present[4] = {0, 0, 0, 0};  // the 256-bit feature bitmap
+  std::vector<BuildIdEntry> build_ids;          // HEADER_BUILD_ID, in file order
 };
 
 struct ReadStats {

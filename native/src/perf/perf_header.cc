@@ -50,6 +50,30 @@ void parse_event_desc(const uint8_t* data, uint64_t offset, uint64_t size, PerfF
 
 }  // namespace
 
+void parse_build_ids(const uint8_t* data, uint64_t offset, uint64_t size, PerfFileInfo* info) {
+  // struct build_id_event { header; s32 pid; u8 build_id[24]; char filename[]; }
+  uint64_t p = offset, end = offset + size;
+  while (end - p >= 36) {
+    uint16_t misc, rsize;
+    std::memcpy(&misc, data + p + 4, 2);
+    std::memcpy(&rsize, data + p + 6, 2);
+    if (rsize < 36 || rsize > end - p) break;  // damaged tail: keep the entries before it, as perf does
+    BuildIdEntry e;
+    e.misc = misc & 0x7;
+    std::memcpy(&e.pid, data + p + 8, 4);
+    size_t len = 20;
+    if (misc & (1u << 15)) {  // PERF_RECORD_MISC_BUILD_ID_SIZE: size in build_id[20]
+      len = data[p + 12 + 20];
+      if (len > 20) len = 20;
+    }
+    e.build_id.assign(reinterpret_cast<const char*>(data + p + 12), len);
+    const char* name = reinterpret_cast<const char*>(data + p + 36);
+    e.filename.assign(name, strnlen(name, rsize - 36));
+    info->build_ids.push_back(std::move(e));
+    p += rsize;
+  }
+}
+
 void parse_feature(int feature, const uint8_t* data, uint64_t offset, uint64_t size, PerfFileInfo* info) {
   ByteCursor c(data, offset, offset + size, "feature section");
   switch (feature) {
@@ -73,6 +97,7 @@ void parse_feature(int feature, const uint8_t* data, uint64_t offset, uint64_t s
       break;
     }
     case abi::kFeatEventDesc: parse_event_desc(data, offset, size, info); break;
+    case abi::kFeatBuildId: parse_build_ids(data, offset, size, info); break;
     default: break;
   }
 }

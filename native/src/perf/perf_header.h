@@ -17,4 +17,7 @@ EventAttr parse_attr(const uint8_t* data, uint64_t offset, uint64_t attr_size, u
 // One feature section's payload into info (pipe HEADER_FEATURE uses it too).
 void parse_feature(int feature, const uint8_t* data, uint64_t offset, uint64_t size, PerfFileInfo* info);
 
+// build_id_event records (HEADER_BUILD_ID payload, or one pipe record).
+void parse_build_ids(const uint8_t* data, uint64_t offset, uint64_t size, PerfFileInfo* info);
+
 }  // namespace kvmlens

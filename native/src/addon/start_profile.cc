@@ -1,0 +1,351 @@
+// startProfileRecord(options) -> a recorder sampling cycles/cpu-clock into
+// a perf.data file (kvmlens record); stop() resolves with what was written.
+#include <napi.h>
+#include <unistd.h>
+
+#include "addon/js_errors.h"
+#include "core/errors.h"
+#include "live/mmap_pages.h"
+#include "live/profile_live.h"
+#include "live/profile_record.h"
+
+namespace kvmlens_addon {
+
+namespace {
+
+std::string str(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+bool flag(const Napi::Object& o, const char* key, bool dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
+}
+
+std::vector<int32_t> ints(const Napi::Object& o, const char* key) {
+  std::vector<int32_t> out;
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) return out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+  return out;
+}
+
+Napi::Error to_js(Napi::Env env, const std::exception& e) {
+  if (dynamic_cast<const kvmlens::SetupError*>(&e)) return make_error(env, e.what(), "ESETUP");
+  if (dynamic_cast<const kvmlens::ParseError*>(&e)) return make_error(env, e.what(), "EPARSE");
+  return make_error(env, e.what(), "EINTERNAL");
+}
+
+class ProfileRecorderWrap : public Napi::ObjectWrap<ProfileRecorderWrap> {
+ public:
+  static Napi::FunctionReference* constructor;
+  static void Register(Napi::Env env, Napi::Object exports) {
+    Napi::Function ctor =
+        DefineClass(env, "NativeProfileRecorder",
+                    {InstanceMethod("stop", &ProfileRecorderWrap::Stop),
+                     InstanceAccessor("running", &ProfileRecorderWrap::Running, nullptr),
+                     InstanceAccessor("eventName", &ProfileRecorderWrap::EventName, nullptr),
+                     InstanceAccessor("setupWarnings", &ProfileRecorderWrap::SetupWarnings, nullptr)});
+    constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
+  }
+  explicit ProfileRecorderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProfileRecorderWrap>(info) {}
+  std::unique_ptr<kvmlens::ProfileRecording> recording;
+
+ private:
+  class StopWorker : public Napi::AsyncWorker {
+   public:
+    StopWorker(Napi::Env env, kvmlens::ProfileRecording* r)
+        : Napi::AsyncWorker(env), r_(r), deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        result_ = r_->stop();
+      } catch (const std::exception& e) {
+        SetError(e.what());
+      }
+    }
+    void OnOK() override {
+      Napi::Env env = Env();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("samples", static_cast<double>(result_.samples));
+      o.Set("lost", static_cast<double>(result_.lost));
+      o.Set("bytes", static_cast<double>(result_.bytes));
+      Napi::Array ids = Napi::Array::New(env, result_.build_ids.size());
+      for (size_t i = 0; i < result_.build_ids.size(); i++) {
+        Napi::Object e = Napi::Object::New(env);
+        e.Set("buildId", result_.build_ids[i].first);
+        e.Set("name", result_.build_ids[i].second);
+        ids.Set(static_cast<uint32_t>(i), e);
+      }
+      o.Set("buildIds", ids);
+      Napi::Array w = Napi::Array::New(env, result_.warnings.size());
+      for (size_t i = 0; i < result_.warnings.size(); i++) w.Set(static_cast<uint32_t>(i), result_.warnings[i]);
+      o.Set("warnings", w);
+      Napi::Array c = Napi::Array::New(env, result_.cache_problems.size());
+      for (size_t i = 0; i < result_.cache_problems.size(); i++) c.Set(static_cast<uint32_t>(i), result_.cache_problems[i]);
+      o.Set("cacheProblems", c);
+      deferred_.Resolve(o);
+    }
+    void OnError(const Napi::Error& e) override {
+      deferred_.Reject(make_error(Env(), e.Message(), "ESETUP").Value());
+    }
+
+   private:
+    kvmlens::ProfileRecording* r_;
+    Napi::Promise::Deferred deferred_;
+    kvmlens::ProfileRecording::Result result_;
+  };
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    auto* w = new StopWorker(info.Env(), recording.get());
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  }
+  Napi::Value Running(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), recording && recording->running());
+  }
+  Napi::Value EventName(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), recording ? recording->event_name() : "");
+  }
+  Napi::Value SetupWarnings(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = Napi::Array::New(env);
+    if (recording)
+      for (const std::string& w : recording->setup_warnings()) a.Set(a.Length(), w);
+    return a;
+  }
+};
+Napi::FunctionReference* ProfileRecorderWrap::constructor = nullptr;
+
+
+// A live profile's snapshot in the shape profileFile gives (strings, rows
+// as typed-array columns, events, lost, warnings, notes), so report's
+// hist code formats both.
+Napi::Object snapshot_to_js(Napi::Env env, const kvmlens::profile::ProfileSnapshot& snap,
+                            const std::vector<kvmlens::EventAttr>& attrs, uint64_t lost) {
+  const size_t n = snap.rows.size();
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array strings = Napi::Array::New(env, snap.strings.size());
+  for (size_t i = 0; i < snap.strings.size(); i++) strings.Set(static_cast<uint32_t>(i), snap.strings[i]);
+  out.Set("strings", strings);
+  auto event = Napi::Uint32Array::New(env, n);
+  auto comm = Napi::Uint32Array::New(env, n);
+  auto dso = Napi::Int32Array::New(env, n);
+  auto sym = Napi::Int32Array::New(env, n);
+  auto level = Napi::Uint8Array::New(env, n);
+  auto object = Napi::Uint8Array::New(env, n);
+  auto addr = Napi::BigUint64Array::New(env, n);
+  auto sym_start = Napi::BigUint64Array::New(env, n);
+  auto samples = Napi::Float64Array::New(env, n);
+  auto period = Napi::Float64Array::New(env, n);
+  auto first = Napi::Float64Array::New(env, n);
+  for (size_t i = 0; i < n; i++) {
+    const auto& r = snap.rows[i];
+    event[i] = r.event;
+    comm[i] = r.comm;
+    dso[i] = r.dso;
+    sym[i] = r.sym;
+    level[i] = static_cast<uint8_t>(r.level);
+    object[i] = r.sym_is_object;
+    addr[i] = r.addr;
+    sym_start[i] = r.sym_start;
+    samples[i] = static_cast<double>(r.samples);
+    period[i] = static_cast<double>(r.period);
+    first[i] = static_cast<double>(r.first);
+  }
+  Napi::Object rows = Napi::Object::New(env);
+  rows.Set("length", static_cast<double>(n));
+  rows.Set("event", event);
+  rows.Set("comm", comm);
+  rows.Set("dso", dso);
+  rows.Set("sym", sym);
+  rows.Set("level", level);
+  rows.Set("symIsObject", object);
+  rows.Set("addr", addr);
+  rows.Set("symStart", sym_start);
+  rows.Set("samples", samples);
+  rows.Set("period", period);
+  rows.Set("first", first);
+  out.Set("rows", rows);
+  Napi::Array events = Napi::Array::New(env, attrs.size());
+  for (size_t i = 0; i < attrs.size(); i++) {
+    kvmlens::profile::ProfileEventTotals t;
+    if (i < snap.events.size()) t = snap.events[i];
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("name", attrs[i].name);
+    e.Set("type", static_cast<double>(attrs[i].type));
+    e.Set("config", static_cast<double>(attrs[i].config));
+    e.Set("samples", static_cast<double>(t.samples));
+    e.Set("period", static_cast<double>(t.period));
+    e.Set("filteredSamples", static_cast<double>(t.filtered_samples));
+    e.Set("filteredPeriod", static_cast<double>(t.filtered_period));
+    events.Set(static_cast<uint32_t>(i), e);
+  }
+  out.Set("events", events);
+  out.Set("lost", static_cast<double>(lost));
+  Napi::Array warnings = Napi::Array::New(env, snap.warnings.size());
+  for (size_t i = 0; i < snap.warnings.size(); i++) warnings.Set(static_cast<uint32_t>(i), snap.warnings[i]);
+  out.Set("warnings", warnings);
+  Napi::Array notes = Napi::Array::New(env, snap.notes.size());
+  for (size_t i = 0; i < snap.notes.size(); i++) notes.Set(static_cast<uint32_t>(i), snap.notes[i]);
+  out.Set("notes", notes);
+  out.Set("buildIds", Napi::Array::New(env));
+  return out;
+}
+
+class ProfileLiveWrap : public Napi::ObjectWrap<ProfileLiveWrap> {
+ public:
+  static Napi::FunctionReference* constructor;
+  static void Register(Napi::Env env) {
+    Napi::Function ctor = DefineClass(env, "NativeProfileLive",
+                                      {InstanceMethod("snapshot", &ProfileLiveWrap::Snapshot),
+                                       InstanceMethod("stop", &ProfileLiveWrap::Stop),
+                                       InstanceAccessor("running", &ProfileLiveWrap::Running, nullptr),
+                                       InstanceAccessor("eventName", &ProfileLiveWrap::EventName, nullptr),
+                                       InstanceAccessor("setupWarnings", &ProfileLiveWrap::SetupWarnings, nullptr)});
+    constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
+  }
+  explicit ProfileLiveWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProfileLiveWrap>(info) {}
+  std::unique_ptr<kvmlens::ProfileLive> live;
+  uint64_t lost_seen = 0;
+
+ private:
+  class StopWorker : public Napi::AsyncWorker {
+   public:
+    StopWorker(Napi::Env env, kvmlens::ProfileLive* l)
+        : Napi::AsyncWorker(env), l_(l), deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override { l_->stop(); }
+    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+
+   private:
+    kvmlens::ProfileLive* l_;
+    Napi::Promise::Deferred deferred_;
+  };
+
+  // snapshot(reset): the interval's rows; lost counts events since the last call.
+  Napi::Value Snapshot(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    bool reset = info.Length() > 0 && info[0].ToBoolean().Value();
+    try {
+      kvmlens::profile::ProfileSnapshot snap = live->snapshot(reset);
+      uint64_t lost = live->lost();
+      uint64_t delta = lost - lost_seen;
+      if (reset) lost_seen = lost;
+      return snapshot_to_js(env, snap, live->attrs(), delta);
+    } catch (const std::exception& e) {
+      to_js(env, e).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    auto* w = new StopWorker(info.Env(), live.get());
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  }
+  Napi::Value Running(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), live->running()); }
+  Napi::Value EventName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), live->event_name()); }
+  Napi::Value SetupWarnings(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = Napi::Array::New(env);
+    for (const std::string& w : live->setup_warnings()) a.Set(a.Length(), w);
+    return a;
+  }
+};
+Napi::FunctionReference* ProfileLiveWrap::constructor = nullptr;
+
+kvmlens::ProfileTarget target_from(const Napi::Object& o) {
+  kvmlens::ProfileTarget t;
+  t.sampling.system_wide = flag(o, "systemWide", true);
+  t.sampling.tids = ints(o, "tids");
+  t.sampling.exclude_host = flag(o, "excludeHost", false);
+  t.sampling.exclude_guest = flag(o, "excludeGuest", false);
+  t.sampling.enable_on_exec = flag(o, "enableOnExec", false);
+  t.sampling.try_hardware = flag(o, "hardware", true);
+  Napi::Value freq = o.Get("freq"), period = o.Get("period"), pages = o.Get("mmapPages");
+  if (freq.IsNumber()) t.sampling.freq = static_cast<uint64_t>(freq.As<Napi::Number>().Int64Value());
+  if (period.IsNumber()) t.sampling.period = static_cast<uint64_t>(period.As<Napi::Number>().Int64Value());
+  if (pages.IsString() || pages.IsNumber())
+    t.sampling.mmap_pages = kvmlens::parse_mmap_pages(pages.ToString().Utf8Value(),
+                                                      static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)));
+  t.guestmount = str(o, "guestmount");
+  t.guestkallsyms = str(o, "guestkallsyms");
+  t.guestmodules = str(o, "guestmodules");
+  t.guestvmlinux = str(o, "guestvmlinux");
+  t.buildid_dir = str(o, "buildidDir");
+  return t;
+}
+
+}  // namespace
+
+// Options: output, systemWide, tids, synthPids, freq, period, excludeHost,
+// excludeGuest, enableOnExec, mmapPages, cmdline, guestmount, guestkallsyms,
+// guestmodules, guestvmlinux, hardware (false: cpu-clock straight away).
+Napi::Value StartProfileRecord(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().Get("output").IsString()) {
+    Napi::TypeError::New(env, "startProfileRecord({output, ...})").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  try {
+    Napi::Object o = info[0].As<Napi::Object>();
+    kvmlens::ProfileTarget t = target_from(o);
+    std::vector<std::string> cmdline;
+    Napi::Value cmd = o.Get("cmdline");
+    if (cmd.IsArray()) {
+      Napi::Array arr = cmd.As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); i++) cmdline.push_back(arr.Get(i).ToString().Utf8Value());
+    }
+    auto recording = kvmlens::start_profile_record(str(o, "output"), t, ints(o, "synthPids"), std::move(cmdline));
+    Napi::Object obj = ProfileRecorderWrap::constructor->New({});
+    ProfileRecorderWrap::Unwrap(obj)->recording = std::move(recording);
+    return obj;
+  } catch (const std::exception& e) {
+    to_js(env, e).ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
+// startProfileLive(options): record's target options, plus the symbol
+// sources of report (host, guest, kallsyms, vmlinux) and synthPids.
+Napi::Value StartProfileLive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) {
+    Napi::TypeError::New(env, "startProfileLive(options)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  try {
+    Napi::Object o = info[0].As<Napi::Object>();
+    kvmlens::ProfileLiveOptions lo;
+    lo.target = target_from(o);
+    lo.synth_pids = ints(o, "synthPids");
+    lo.symbols.host = flag(o, "host", true);
+    lo.symbols.guest = flag(o, "guest", false);
+    lo.symbols.kallsyms = str(o, "kallsyms");
+    lo.symbols.vmlinux = str(o, "vmlinux");
+    lo.symbols.guest_kallsyms = lo.target.guestkallsyms;
+    lo.symbols.guest_modules = lo.target.guestmodules;
+    lo.symbols.guest_vmlinux = lo.target.guestvmlinux;
+    lo.symbols.guest_mount = lo.target.guestmount;
+    auto live = std::make_unique<kvmlens::ProfileLive>(lo);
+    Napi::Object obj = ProfileLiveWrap::constructor->New({});
+    ProfileLiveWrap::Unwrap(obj)->live = std::move(live);
+    return obj;
+  } catch (const std::exception& e) {
+    to_js(env, e).ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
+void RegisterProfile(Napi::Env env, Napi::Object exports) {
+  ProfileLiveWrap::Register(env);
+  exports.Set("startProfileLive", Napi::Function::New(env, StartProfileLive));
+  ProfileRecorderWrap::Register(env, exports);
+  exports.Set("startProfileRecord", Napi::Function::New(env, StartProfileRecord));
+}
+
+}  // namespace kvmlens_addon

@@ -1,0 +1,351 @@
+#include "profile/profile_aggregator.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <tuple>
+
+#include "perf/perf_abi.h"
+
+namespace kvmlens {
+namespace profile {
+
+namespace {
+
+constexpr uint32_t kRecordMmap = 1, kRecordComm = 3, kRecordFork = 7, kRecordMmap2 = 10;
+constexpr uint8_t kModeKernel = 1, kModeUser = 2, kModeGuestKernel = 4, kModeGuestUser = 5;
+
+template <class T>
+T load(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+int64_t key_of(int32_t machine, int32_t id) {
+  return static_cast<int64_t>((static_cast<uint64_t>(static_cast<uint32_t>(machine)) << 32) | static_cast<uint32_t>(id));
+}
+
+std::string bounded_string(const uint8_t* rec, uint32_t off, uint32_t size) {
+  if (off >= size) return std::string();
+  const char* s = reinterpret_cast<const char*>(rec + off);
+  return std::string(s, strnlen(s, size - off));
+}
+
+}  // namespace
+
+const ProfileAggregator::Map* ProfileAggregator::MapSet::find(uint64_t ip) {
+  if (last < maps.size() && ip >= maps[last].start && ip < maps[last].end) return &maps[last];
+  auto it = std::upper_bound(maps.begin(), maps.end(), ip, [](uint64_t a, const Map& m) { return a < m.start; });
+  if (it == maps.begin()) return nullptr;
+  --it;
+  if (ip >= it->end) return nullptr;
+  last = static_cast<size_t>(it - maps.begin());
+  return &*it;
+}
+
+void ProfileAggregator::MapSet::insert(const Map& m) {
+  // A new map replaces whatever it overlaps (perf's fixup of overlapping
+  // maps): older maps are clipped or split around it.
+  std::vector<Map> out;
+  out.reserve(maps.size() + 2);
+  for (const Map& old : maps) {
+    if (old.end <= m.start || old.start >= m.end) {
+      out.push_back(old);
+      continue;
+    }
+    if (old.start < m.start) {
+      Map left = old;
+      left.end = m.start;
+      out.push_back(left);
+    }
+    if (old.end > m.end) {
+      Map right = old;
+      right.pgoff = old.pgoff + (m.end - old.start);
+      right.start = m.end;
+      out.push_back(right);
+    }
+  }
+  out.push_back(m);
+  std::sort(out.begin(), out.end(), [](const Map& a, const Map& b) { return a.start < b.start; });
+  maps.swap(out);
+  last = 0;
+}
+
+ProfileAggregator::ProfileAggregator(Symbolizer& symbolizer, const std::vector<EventAttr>& attrs)
+    : sym_(symbolizer), attrs_(attrs) {
+  totals_.resize(attrs.empty() ? 1 : attrs.size());
+  intern_comm("swapper");  // comm 0: perf's idle thread
+}
+
+uint32_t ProfileAggregator::intern_comm(const std::string& c) {
+  auto it = comm_ids_.find(c);
+  if (it != comm_ids_.end()) return it->second;
+  uint32_t id = static_cast<uint32_t>(comms_.size());
+  comms_.push_back(c);
+  comm_ids_.emplace(c, id);
+  return id;
+}
+
+ProfileAggregator::Thread& ProfileAggregator::thread(int32_t machine, int32_t pid, int32_t tid) {
+  int64_t key = key_of(machine, tid);
+  if (key == last_tid_key_) return threads_[last_thread_];
+  bool inserted = false;
+  uint32_t& idx = thread_index_.find_or_insert(key, 0, &inserted);
+  if (inserted) {
+    Thread t;
+    t.pid = pid;
+    // perf names a thread it has not seen a COMM for ":TID"; tid 0 is "swapper".
+    t.comm = tid == 0 && machine < 0 ? 0 : intern_comm(":" + std::to_string(tid));
+    idx = static_cast<uint32_t>(threads_.size());
+    threads_.push_back(t);
+  }
+  last_tid_key_ = key;
+  last_thread_ = idx;
+  return threads_[idx];
+}
+
+ProfileAggregator::MapSet& ProfileAggregator::maps_of(int32_t machine, int32_t pid) {
+  int64_t key = key_of(machine, pid);
+  if (key == last_pid_key_ && last_maps_) return *last_maps_;
+  MapSet& m = procs_[key];  // node-based: the pointer stays valid
+  last_pid_key_ = key;
+  last_maps_ = &m;
+  return m;
+}
+
+uint16_t ProfileAggregator::event_of(const EventAttr* a) {
+  if (a == last_attr_) return last_event_;
+  uint16_t ev = 0;
+  for (size_t i = 0; i < attrs_.size() && i < 0xffff; i++)
+    if (&attrs_[i] == a) ev = static_cast<uint16_t>(i);
+  last_attr_ = a;
+  last_event_ = ev;
+  return ev;
+}
+
+void ProfileAggregator::on_sample(const Sample& s) {
+  uint16_t ev = event_of(s.attr);
+  if (ev >= totals_.size()) totals_.resize(ev + 1u);
+  ProfileEventTotals& tot = totals_[ev];
+  const bool has_period = s.attr && (s.attr->sample_type & abi::kPeriod);
+  const uint64_t period = has_period ? s.period : 1;
+  const uint8_t mode = s.misc & 7;
+  const SymbolizerOptions& o = sym_.options();
+  const bool host_mode = mode == kModeKernel || mode == kModeUser;
+  const bool guest_mode = mode == kModeGuestKernel || mode == kModeGuestUser;
+  if ((host_mode && !o.host) || (guest_mode && !o.guest)) {
+    tot.filtered_samples++;
+    tot.filtered_period += period;
+    return;
+  }
+  tot.samples++;
+  tot.period += period;
+
+  Key k;
+  k.event = ev;
+  k.addr = s.ip;
+  const uint64_t ip = s.ip;
+  if (host_mode) {
+    k.comm = thread(-1, s.pid, s.tid).comm;
+    if (mode == kModeKernel) {
+      k.level = 'k';
+      // As perf: host kernel addresses resolve through the kernel's MMAP
+      // record ([kernel.kallsyms]_text), which every real recording has.
+      auto it = kernel_maps_.find(-1);
+      if (it != kernel_maps_.end())
+        if (const Map* m = it->second.find(ip)) {
+          k.dso = m->dso;
+          if (m->module) k.addr = ip - m->start + m->pgoff;
+        }
+    } else {
+      k.level = '.';
+      if (const Map* m = maps_of(-1, s.pid).find(ip)) {
+        k.dso = m->dso;
+        k.addr = ip - m->start + m->pgoff;
+      }
+    }
+  } else if (guest_mode) {
+    const int32_t machine = o.guest_mount.empty() ? 0 : s.pid;
+    k.comm = thread(machine, s.pid, s.tid).comm;
+    if (mode == kModeGuestKernel) {
+      k.level = 'g';
+      DsoId mod = sym_.guest_module_at(machine, ip);
+      if (mod != kNoDso) {
+        k.dso = mod;
+        k.addr = ip - sym_.dso(mod).base;
+      } else {
+        // perf needs the guest kernel's MMAP (perf kvm record writes it
+        // when given --guestkallsyms); recordings without it still resolve
+        // here when report is given the guest's symbols.
+        auto it = kernel_maps_.find(machine);
+        if (it == kernel_maps_.end() || it->second.maps.empty()) {
+          k.dso = sym_.guest_kernel(machine);
+        } else if (const Map* m = it->second.find(ip)) {
+          k.dso = m->dso;
+          if (m->module) k.addr = ip - m->start + m->pgoff;
+        }
+      }
+    } else {
+      k.level = 'u';
+      if (const Map* m = maps_of(machine, s.pid).find(ip)) {
+        k.dso = m->dso;
+        k.addr = ip - m->start + m->pgoff;
+      }
+    }
+  } else {
+    k.comm = thread(-1, s.pid, s.tid).comm;
+    k.level = 'H';
+  }
+  bool fresh = false;
+  Counts& c = counts_.find_or_insert(k, Counts{}, &fresh);
+  if (fresh) c.first = seq_;
+  seq_++;
+  c.samples++;
+  c.period += period;
+}
+
+void ProfileAggregator::on_mmap(const SideBandRecord& r, bool mmap2) {
+  const uint32_t name_at = mmap2 ? 72 : 40;
+  if (r.size < name_at) return;  // too short to carry a map: ignore, as perf would fail to parse it
+  const uint8_t* rec = r.record;
+  int32_t pid = load<int32_t>(rec + 8);
+  uint64_t start = load<uint64_t>(rec + 16), len = load<uint64_t>(rec + 24), pgoff = load<uint64_t>(rec + 32);
+  std::string filename = bounded_string(rec, name_at, r.size);
+  const uint8_t mode = r.misc & 7;
+  const bool kernel = mode == kModeKernel || mode == kModeGuestKernel;
+  const bool guest = mode == kModeGuestKernel || mode == kModeGuestUser;
+  const SymbolizerOptions& o = sym_.options();
+  int32_t machine = -1;
+  if (guest) machine = o.guest_mount.empty() ? 0 : pid;
+  uint64_t end = start + len < start ? ~0ULL : start + len;
+  if (end <= start) return;
+  DsoId dso = sym_.dso_for_mmap(filename, machine, kernel);
+  Dso& d = sym_.dso(dso);
+  const bool module = d.kind == DsoKind::kModule || d.kind == DsoKind::kGuestModule;
+  if (module) d.base = start - pgoff;
+  Map m{start, end, pgoff, dso, module};
+  if (kernel) {
+    kernel_maps_[machine].insert(m);
+  } else {
+    maps_of(machine, pid).insert(m);
+  }
+}
+
+void ProfileAggregator::on_side_band(const SideBandRecord& r) {
+  const uint8_t* rec = r.record;
+  switch (r.type) {
+    case kRecordMmap: on_mmap(r, false); break;
+    case kRecordMmap2: on_mmap(r, true); break;
+    case kRecordComm: {
+      if (r.size < 17) return;
+      int32_t pid = load<int32_t>(rec + 8), tid = load<int32_t>(rec + 12);
+      const uint8_t mode = r.misc & 7;
+      int32_t machine = -1;
+      if (mode == kModeGuestKernel || mode == kModeGuestUser) machine = sym_.options().guest_mount.empty() ? 0 : pid;
+      uint32_t c = intern_comm(bounded_string(rec, 16, r.size));
+      Thread& t = thread(machine, pid, tid);
+      t.comm = c;
+      t.pid = pid;
+      break;
+    }
+    case kRecordFork: {
+      if (r.size < 24) return;
+      int32_t pid = load<int32_t>(rec + 8), ppid = load<int32_t>(rec + 12);
+      int32_t tid = load<int32_t>(rec + 16), ptid = load<int32_t>(rec + 20);
+      uint32_t parent_comm = thread(-1, ppid, ptid).comm;
+      Thread& child = thread(-1, pid, tid);
+      child.comm = parent_comm;
+      child.pid = pid;
+      if (pid != ppid) {
+        auto parent = procs_.find(key_of(-1, ppid));
+        if (parent != procs_.end()) {
+          MapSet copy = parent->second;
+          MapSet& dst = maps_of(-1, pid);
+          if (dst.maps.empty()) dst = copy;
+        }
+      }
+      break;
+    }
+    default: break;
+  }
+}
+
+ProfileSnapshot ProfileAggregator::snapshot() {
+  ProfileSnapshot snap;
+  std::unordered_map<std::string, int32_t> ids;
+  auto str = [&](const std::string& s) -> int32_t {
+    auto it = ids.find(s);
+    if (it != ids.end()) return it->second;
+    int32_t id = static_cast<int32_t>(snap.strings.size());
+    snap.strings.push_back(s);
+    ids.emplace(s, id);
+    return id;
+  };
+  // perf's hist entry identity for comm,dso,sym: the symbol when resolved,
+  // else the address.
+  using MergeKey = std::tuple<uint32_t, uint32_t, uint32_t, uint64_t, int>;
+  std::map<MergeKey, size_t> rows;
+  std::vector<uint32_t> comm_str(comms_.size(), ~0u);
+  std::vector<int32_t> dso_str(sym_.dso_count(), -1);
+  counts_.for_each([&](const Key& k, Counts& c) {
+    Resolved r;
+    if (k.dso != kNoDso) {
+      sym_.dso(k.dso).hit = true;
+      r = sym_.resolve(k.dso, k.addr);
+    }
+    uint64_t ident = r.sym ? reinterpret_cast<uintptr_t>(r.sym) : k.addr;
+    MergeKey mk{k.event, k.comm, k.dso, ident, r.sym ? 1 : 0};
+    auto it = rows.find(mk);
+    if (it == rows.end()) {
+      ProfileRow row;
+      row.event = k.event;
+      if (k.comm >= comm_str.size()) comm_str.resize(k.comm + 1, ~0u);
+      if (comm_str[k.comm] == ~0u) comm_str[k.comm] = static_cast<uint32_t>(str(comms_[k.comm]));
+      row.comm = comm_str[k.comm];
+      if (k.dso != kNoDso) {
+        if (k.dso >= dso_str.size()) dso_str.resize(k.dso + 1, -1);
+        if (dso_str[k.dso] < 0) dso_str[k.dso] = str(sym_.dso(k.dso).short_name);
+        row.dso = dso_str[k.dso];
+      }
+      row.level = k.level;
+      row.addr = k.addr;
+      row.first = c.first;
+      if (r.sym) {
+        row.sym = str(r.table->name(*r.sym));
+        row.sym_start = r.sym->start;
+        row.sym_is_object = r.sym->type == kTypeObject;
+      }
+      it = rows.emplace(mk, snap.rows.size()).first;
+      snap.rows.push_back(row);
+    }
+    ProfileRow& row = snap.rows[it->second];
+    if (c.first < row.first) {
+      row.first = c.first;
+      row.addr = k.addr;
+    }
+    row.samples += c.samples;
+    row.period += c.period;
+  });
+  snap.events = totals_;
+  snap.lost = lost_;
+  snap.warnings = sym_.take_warnings();
+  snap.notes = sym_.take_notes();
+  return snap;
+}
+
+void ProfileAggregator::reset_counts() {
+  counts_ = FlatMap<Key, Counts, KeyHash>(4096);
+  for (ProfileEventTotals& t : totals_) t = ProfileEventTotals{};
+  lost_ = 0;
+}
+
+std::vector<DsoId> ProfileAggregator::hit_dsos() const {
+  std::vector<DsoId> out;
+  for (DsoId i = 0; i < sym_.dso_count(); i++)
+    if (sym_.dso(i).hit) out.push_back(i);
+  return out;
+}
+
+}  // namespace profile
+}  // namespace kvmlens

@@ -1,0 +1,39 @@
+// report / diff / buildid-list over one perf.data file: reader ->
+// ProfileAggregator -> resolved snapshot, plus the recording's build-ids.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "perf/perf_data.h"
+#include "profile/profile_aggregator.h"
+
+namespace kvmlens {
+namespace profile {
+
+struct BuildIdRow {
+  std::string build_id;  // hex
+  std::string filename;
+  uint16_t misc = 0;
+  int32_t pid = -1;
+  bool hit = false;      // only meaningful when samples were read
+};
+
+struct ProfileFileResult {
+  PerfFileInfo info;
+  ReadStats stats;
+  ProfileSnapshot snapshot;
+  std::vector<BuildIdRow> build_ids;
+  bool data_error = false;
+  std::string data_error_message;
+  int64_t data_error_offset = -1;
+};
+
+// read_samples = false: header and build-ids only (buildid-list without --with-hits).
+// Throws ParseError when the header cannot be read; a damaged data section
+// is reported in data_error with the report of what came before it.
+ProfileFileResult profile_file(const std::string& path, const SymbolizerOptions& options, bool read_samples,
+                               const std::function<void(uint64_t, uint64_t)>& progress);
+
+}  // namespace profile
+}  // namespace kvmlens

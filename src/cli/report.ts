@@ -1,0 +1,96 @@
+// `kvmlens report`: perf kvm report --stdio — overhead per command, shared
+// object and symbol, host and guest symbols resolved natively.
+import { Command, InvalidArgumentError } from 'commander';
+import { histEntries, parseSortKeys, symbolText, type SortKey } from '../profile/hist.ts';
+import { loadProfile, reportDataError, symbolSources, warnFiltered } from '../profile/load.ts';
+import { formatReport, type EventSection } from '../profile/report-format.ts';
+import { defaultInputFile, type GlobalOptions } from './global-options.ts';
+
+interface ReportOptions {
+  input?: string;
+  sort: SortKey[];
+  json?: boolean;
+  kallsyms?: string;
+  vmlinux?: string;
+  buildidDir?: string;
+  stdio?: boolean;
+}
+
+function sortOption(value: string): SortKey[] {
+  try {
+    return parseSortKeys(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+export function reportCommand(globals: () => GlobalOptions): Command {
+  return new Command('report')
+    .summary('overhead per command, shared object and symbol (perf kvm report)')
+    .description(
+      'Reads a profile recorded by `kvmlens record`, `perf kvm record` or `perf record` and prints\n' +
+        "perf report --stdio's table. As with perf kvm, guest samples are shown by default and host\n" +
+        'samples with --host. Guest kernel symbols come from --guestkallsyms (+ --guestmodules),\n' +
+        '--guestvmlinux or --guestmount; host symbols from the build-id cache, /proc/kallsyms and\n' +
+        'the ELF files (.symtab, else .dynsym). Unresolvable addresses are printed raw.',
+    )
+    .option('-i, --input <file>', 'input file (default: perf.data.guest; --host: perf.data.kvm; also accepted before `report`)')
+    .option('-s, --sort <keys>', 'sort by these keys: comm, dso, sym', sortOption, ['comm', 'dso', 'sym'] as SortKey[])
+    .option('--stdio', 'text output (the default; for compatibility with perf)')
+    .option('--json', 'print JSON: every entry with overhead, samples, period, comm, dso and symbol')
+    .option('--kallsyms <file>', 'host kernel symbols from this kallsyms file')
+    .option('-k, --vmlinux <file>', 'host kernel symbols from this vmlinux')
+    .option('--buildid-dir <dir>', 'build-id cache directory (default: ~/.debug, as perf)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  kvmlens --guestkallsyms=guest.kallsyms --guestmodules=guest.modules report -i perf.data.guest\n' +
+        '  kvmlens --host report -i perf.data --sort dso,sym\n' +
+        '  kvmlens --host --guestvmlinux=vmlinux report --json | jq .events[0].entries[0]\n',
+    )
+    .action(async (opts: ReportOptions) => {
+      process.exitCode = await runReport(opts, globals());
+    });
+}
+
+async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number> {
+  const input = opts.input ?? g.input ?? defaultInputFile(g);
+  const sources = symbolSources(g, opts);
+  const result = await loadProfile(input, sources, g.verbose === true);
+  const keys = opts.sort;
+  const sections: EventSection[] = [];
+  result.events.forEach((e, i) => {
+    const samples = e.samples + e.filteredSamples;
+    if (samples === 0) return; // perf skips events without samples (dummy)
+    sections.push({ name: e.name || `event ${i}`, samples, period: e.period + e.filteredPeriod, entries: histEntries(result, i, keys) });
+  });
+  warnFiltered(input, result, sources);
+  if (opts.json) {
+    const json = {
+      input,
+      sortKeys: keys,
+      lost: result.lost,
+      events: sections.map((s) => ({
+        name: s.name,
+        samples: s.samples,
+        period: s.period,
+        entries: s.entries.map((e) => ({
+          overhead: s.period > 0 ? (100 * e.period) / s.period : 0,
+          samples: e.samples,
+          period: e.period,
+          comm: keys.includes('comm') ? e.comm : undefined,
+          dso: keys.includes('dso') ? (e.dso ?? '[unknown]') : undefined,
+          symbol: keys.includes('sym') ? (e.sym ?? null) : undefined,
+          level: keys.includes('sym') ? e.level : undefined,
+          address: keys.includes('sym') ? `0x${e.addr.toString(16)}` : undefined,
+          text: keys.includes('sym') ? symbolText(e) : undefined,
+        })),
+      })),
+      warnings: result.warnings,
+    };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  } else {
+    process.stdout.write(formatReport(sections, keys, result.lost));
+  }
+  return reportDataError(input, result) ? 1 : 0;
+}

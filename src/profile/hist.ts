@@ -1,0 +1,123 @@
+// perf's hist entries from the native rows: merged by the sort keys and
+// ordered as `perf report` orders them (overhead, then each key's sort).
+import type { ProfileResult } from './native-profile.ts';
+
+export type SortKey = 'comm' | 'dso' | 'sym' | 'pid';
+export const SORT_KEYS: readonly SortKey[] = ['comm', 'dso', 'sym'];
+
+export interface HistEntry {
+  event: number;
+  comm: string;
+  /** undefined: no map, printed "[unknown]". */
+  dso?: string;
+  /** undefined: unresolved, printed as the address. */
+  sym?: string;
+  symIsObject: boolean;
+  level: string;
+  addr: bigint;
+  symStart: bigint;
+  samples: number;
+  period: number;
+  first: number;
+}
+
+export function parseSortKeys(value: string): SortKey[] {
+  const keys = value.split(',').map((k) => k.trim()).filter(Boolean);
+  const known = new Set<string>(['comm', 'dso', 'sym', 'symbol']);
+  for (const k of keys) {
+    if (!known.has(k)) throw new Error(`unknown sort key '${k}' (kvmlens sorts by comm, dso, sym)`);
+  }
+  if (keys.length === 0) throw new Error('--sort needs at least one key');
+  return keys.map((k) => (k === 'symbol' ? 'sym' : k)) as SortKey[];
+}
+
+/** All rows of one event, as perf's hist entries for `keys`. */
+export function histEntries(
+  result: ProfileResult,
+  event: number,
+  keys: readonly SortKey[],
+  opts: { mergeUnresolved?: boolean } = {},
+): HistEntry[] {
+  const r = result.rows;
+  const s = result.strings;
+  const useComm = keys.includes('comm');
+  const useDso = keys.includes('dso');
+  const useSym = keys.includes('sym');
+  const merged = new Map<string, HistEntry>();
+  for (let i = 0; i < r.length; i++) {
+    if (r.event[i] !== event) continue;
+    const comm = s[r.comm[i]];
+    const dso = r.dso[i] >= 0 ? s[r.dso[i]] : undefined;
+    const sym = r.sym[i] >= 0 ? s[r.sym[i]] : undefined;
+    // Identity: a resolved symbol is (dso, start); an unresolved one its address.
+    // perf diff keeps one entry for all unresolved addresses of a DSO.
+    const symId = sym !== undefined ? `s${r.symStart[i]}:${sym}` : opts.mergeUnresolved ? 'a' : `a${r.addr[i]}`;
+    const key = [
+      useComm ? comm : '',
+      useDso || useSym ? (dso ?? '\u0000') : '',
+      useSym ? symId : '',
+    ].join('\u0001');
+    const e = merged.get(key);
+    if (e) {
+      e.samples += r.samples[i];
+      e.period += r.period[i];
+      // A symbol's entry shows its first sample's address; the merged
+      // unresolved entry of perf diff shows the lowest.
+      if (sym === undefined ? r.addr[i] < e.addr : r.first[i] < e.first) e.addr = r.addr[i];
+      if (r.first[i] < e.first) e.first = r.first[i];
+    } else {
+      merged.set(key, {
+        event,
+        comm,
+        dso,
+        sym,
+        symIsObject: r.symIsObject[i] === 1,
+        level: String.fromCharCode(r.level[i]),
+        addr: r.addr[i],
+        symStart: r.symStart[i],
+        samples: r.samples[i],
+        period: r.period[i],
+        first: r.first[i],
+      });
+    }
+  }
+  return sortEntries([...merged.values()], keys);
+}
+
+function strcmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** perf's output order: period descending, then each key (comm, dso by name, sym by name; unknowns last). */
+export function sortEntries<T extends HistEntry>(entries: T[], keys: readonly SortKey[], period = (e: T) => e.period): T[] {
+  return entries.sort((a, b) => {
+    const d = period(b) - period(a);
+    if (d !== 0) return d;
+    for (const k of keys) {
+      let c = 0;
+      if (k === 'comm') c = strcmp(a.comm, b.comm);
+      else if (k === 'dso') {
+        if (a.dso === undefined || b.dso === undefined) c = a.dso === b.dso ? 0 : a.dso === undefined ? 1 : -1;
+        else c = strcmp(a.dso, b.dso);
+      } else if (k === 'sym') {
+        if (a.sym === undefined || b.sym === undefined) c = a.sym === b.sym ? 0 : a.sym === undefined ? 1 : -1;
+        else c = strcmp(a.sym, b.sym);
+      }
+      if (c !== 0) return c;
+    }
+    // perf's remaining order: symbol start, then address, ascending as
+    // perf compares them (a signed 64-bit difference: kernel addresses
+    // come before user ones).
+    const sa = BigInt.asIntN(64, a.symStart), sb = BigInt.asIntN(64, b.symStart);
+    if (sa !== sb) return sa < sb ? -1 : 1;
+    const aa = BigInt.asIntN(64, a.addr), ab = BigInt.asIntN(64, b.addr);
+    return aa < ab ? -1 : aa > ab ? 1 : 0;
+  });
+}
+
+/** The symbol column: "[k] name", "[.] 0x00000000000014e7", "[k] data+0x10". */
+export function symbolText(e: HistEntry): string {
+  if (e.sym === undefined) return `[${e.level}] 0x${e.addr.toString(16).padStart(16, '0')}`;
+  if (e.symIsObject) return `[${e.level}] ${e.sym}+0x${(e.addr - e.symStart).toString(16)}`;
+  return `[${e.level}] ${e.sym}`;
+}

@@ -1,0 +1,94 @@
+// Typed facade over the addon's profileFile: the per-sample work (maps,
+// comms, counting, symbol lookup) happens in C++; what crosses is one set of
+// typed-array columns and a string table.
+import { KvmlensError } from '../core/errors.ts';
+import { loadBinding } from '../core/native.ts';
+
+export interface SymbolSources {
+  /** Resolve host samples (perf's perf_host). */
+  host?: boolean;
+  /** Resolve guest samples (perf's perf_guest). */
+  guest?: boolean;
+  kallsyms?: string;
+  vmlinux?: string;
+  guestKallsyms?: string;
+  guestModules?: string;
+  guestVmlinux?: string;
+  guestMount?: string;
+  /** Build-id cache directory (default $HOME/.debug). */
+  buildidDir?: string;
+}
+
+export interface ProfileOptions extends SymbolSources {
+  /** false: header and build-ids only. */
+  samples?: boolean;
+}
+
+export interface ProfileRows {
+  length: number;
+  event: Uint32Array;
+  comm: Uint32Array;
+  /** -1: no map ([unknown]). */
+  dso: Int32Array;
+  /** -1: unresolved (the address is printed). */
+  sym: Int32Array;
+  /** char code of perf's marker: . k g u H */
+  level: Uint8Array;
+  symIsObject: Uint8Array;
+  addr: BigUint64Array;
+  symStart: BigUint64Array;
+  samples: Float64Array;
+  period: Float64Array;
+  /** Sequence number of the row's first sample (perf shows that sample's address). */
+  first: Float64Array;
+}
+
+export interface ProfileEvent {
+  name: string;
+  type: number;
+  config: number;
+  samples: number;
+  period: number;
+  filteredSamples: number;
+  filteredPeriod: number;
+}
+
+export interface BuildIdInfo {
+  buildId: string;
+  filename: string;
+  misc: number;
+  pid: number;
+  hit: boolean;
+}
+
+export interface ProfileResult {
+  strings: string[];
+  rows: ProfileRows;
+  events: ProfileEvent[];
+  lost: number;
+  warnings: string[];
+  notes: string[];
+  buildIds: BuildIdInfo[];
+  info: { hostname: string; osrelease: string; perfVersion: string; arch: string; pipe: boolean; cmdline: string[] };
+  readStats: { records: number; samples: number; lost: number; bytes: number };
+  dataError?: { message: string; offset?: number };
+}
+
+interface ProfileBinding {
+  profileFile(path: string, options: ProfileOptions, onProgress?: (done: number, total: number) => void): Promise<ProfileResult>;
+}
+
+/** Reads a perf.data file and returns its samples aggregated per comm, dso and symbol. */
+export async function profileFile(
+  path: string,
+  options: ProfileOptions = {},
+  onProgress?: (done: number, total: number) => void,
+): Promise<ProfileResult> {
+  const binding = loadBinding() as unknown as ProfileBinding;
+  try {
+    return await binding.profileFile(path, options, onProgress);
+  } catch (err) {
+    if (err instanceof KvmlensError) err.file = path;
+    throw err;
+  }
+}

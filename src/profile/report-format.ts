@@ -1,0 +1,90 @@
+// `perf report --stdio`'s text: the header comments and the table with
+// perf's column widths (each column as wide as its widest entry).
+import { symbolText, type HistEntry, type SortKey } from './hist.ts';
+
+/** perf's convert_unit: 4728 -> "4K", 999 -> "999 ". */
+export function sampleCount(n: number): string {
+  let v = Math.floor(n);
+  let unit = ' ';
+  for (const u of ['K', 'M', 'G']) {
+    if (v > 1000) {
+      v = Math.floor(v / 1000);
+      unit = u;
+    }
+  }
+  return `${v}${unit}`;
+}
+
+export interface EventSection {
+  name: string;
+  samples: number;
+  period: number;
+  entries: HistEntry[];
+}
+
+const HEADERS: Record<SortKey, string> = { comm: 'Command', dso: 'Shared Object', sym: 'Symbol', pid: 'Pid' };
+
+function columnText(e: HistEntry, k: SortKey): string {
+  if (k === 'comm') return e.comm;
+  if (k === 'dso') return e.dso ?? '[unknown]';
+  return symbolText(e);
+}
+
+/** Column widths as perf's hists__calc_col_len computes them. */
+function widths(entries: HistEntry[], keys: readonly SortKey[]): Map<SortKey, number> {
+  const w = new Map<SortKey, number>();
+  for (const k of keys) w.set(k, HEADERS[k].length);
+  const grow = (k: SortKey, n: number) => {
+    if (w.has(k) && n > w.get(k)!) w.set(k, n);
+  };
+  for (const e of entries) {
+    grow('comm', e.comm.length);
+    if (e.dso !== undefined) grow('dso', e.dso.length);
+    if (e.sym !== undefined) grow('sym', e.sym.length + 4);
+    else {
+      grow('sym', 16 + 4 + 2);
+      grow('dso', 16); // perf widens the dso column for raw addresses
+    }
+  }
+  return w;
+}
+
+export function formatPercent(v: number): string {
+  return `${v.toFixed(2).padStart(7)}%`;
+}
+
+export function formatTable(section: EventSection, keys: readonly SortKey[], total: number): string {
+  const w = widths(section.entries, keys);
+  let out = `# ${'Overhead'}`;
+  let dots = '# ........';
+  for (const k of keys) {
+    out += `  ${HEADERS[k].padEnd(w.get(k)!)}`;
+    dots += `  ${'.'.repeat(w.get(k)!)}`;
+  }
+  out += `\n${dots}\n#\n`;
+  for (const e of section.entries) {
+    const pct = total > 0 ? (100 * e.period) / total : 0;
+    let line = `  ${formatPercent(pct)}`;
+    // perf pads every column, except a symbol in the last one.
+    keys.forEach((k, i) => {
+      const text = columnText(e, k);
+      line += `  ${k === 'sym' && i === keys.length - 1 ? text : text.padEnd(w.get(k)!)}`;
+    });
+    out += `${line}\n`;
+  }
+  return out;
+}
+
+/** The whole `perf report --stdio` output (without perf's random tip). */
+export function formatReport(sections: EventSection[], keys: readonly SortKey[], lost: number): string {
+  let out = '# To display the perf.data header info, please use --header/--header-only options.\n#\n';
+  out += `#\n# Total Lost Samples: ${lost}\n#\n`;
+  sections.forEach((s, i) => {
+    if (i > 0) out += '\n\n';
+    out += `# Samples: ${sampleCount(s.samples)} of event '${s.name}'\n`;
+    out += `# Event count (approx.): ${s.period}\n#\n`;
+    out += formatTable(s, keys, s.period);
+  });
+  out += '\n\n';
+  return out;
+}
