@@ -8,6 +8,8 @@ namespace kvmlens_addon {
 Napi::Value AnalyzeFile(const Napi::CallbackInfo& info);
 Napi::Value StartReplay(const Napi::CallbackInfo& info);
 void RegisterLive(Napi::Env env, Napi::Object exports);
+Napi::Value WriteHistogramFamily(const Napi::CallbackInfo& info);
+Napi::Value RecordDurations(const Napi::CallbackInfo& info);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -16,6 +18,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
               }));
   exports.Set("analyzeFile", Napi::Function::New(env, kvmlens_addon::AnalyzeFile));
   exports.Set("startReplay", Napi::Function::New(env, kvmlens_addon::StartReplay));
+  exports.Set("recordDurations", Napi::Function::New(env, kvmlens_addon::RecordDurations));
+  exports.Set("writeHistogramFamily", Napi::Function::New(env, kvmlens_addon::WriteHistogramFamily));
   kvmlens_addon::SessionWrap::Register(env, exports);
   kvmlens_addon::RegisterLive(env, exports);
   return exports;
