@@ -74,13 +74,33 @@ test('exposition is byte for byte what prom-client writes (text and OpenMetrics)
         ],
       },
       { type: 'histogram', name: 'test_empty_duration_seconds', help: 'No children.', children: [] },
+      // kvm_* counters and gauges take the fast writer too.
+      {
+        type: 'counter',
+        name: 'kvm_test_odd_total',
+        help: 'Odd \\ help\nhere.',
+        samples: [
+          { labels: {}, value: 3 },
+          { labels: { vm: 'q"\\\n' }, value: 2 ** 60 },
+        ],
+      },
+      {
+        type: 'gauge',
+        name: 'kvm_test_gauge',
+        help: 'Gauge.',
+        samples: [
+          { labels: { a: '1' }, value: NaN },
+          { labels: { a: '2' }, value: -Infinity },
+          { labels: { a: '3' }, value: 1e-7 },
+        ],
+      },
       // A count JS prints with an exponent: the native writer declines, the JS one takes over.
       { type: 'histogram', name: 'test_huge_duration_seconds', help: 'Huge.', children: [child({ a: 'b' }, slotsOf(2 ** 60, 1), 1)] },
     ];
     assert.ok(families.some((f) => f.type === 'histogram' && f.children.length > 0));
     for (const ct of [PROMETHEUS_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE]) {
       for (const fams of [families, [...families, ...extra]]) {
-        const mine = (await renderExposition(fams, layout, ct)).toString('utf8');
+        const mine = Buffer.concat((await renderExposition(fams, layout, ct)).chunks).toString('utf8');
         const reference = await renderWithPromClient(fams, layout, ct);
         assert.is(mine, reference, ct);
       }

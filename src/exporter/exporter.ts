@@ -170,7 +170,7 @@ export async function startExporter(opts: ExporterOptions, deps: ExporterDeps = 
     };
     const metrics = async (accept?: string) => {
       const r = await render(accept);
-      return { contentType: r.contentType, body: r.body.toString('utf8') };
+      return { contentType: r.contentType, body: Buffer.concat(r.body.chunks).toString('utf8') };
     };
 
     const app = buildApp({ telemetryPath: opts.telemetryPath, render, notReady: () => source.failure() }, webConfig);

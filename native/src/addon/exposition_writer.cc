@@ -89,7 +89,10 @@ Napi::Value WriteHistogramFamily(const Napi::CallbackInfo& info) {
     out += "\n" + name + "_sum" + braces + " " + sums.Get(i).As<Napi::String>().Utf8Value();
     out += "\n" + name + "_count" + braces + " " + count_text;
   }
-  return Napi::Buffer<char>::Copy(env, out.data(), out.size());
+  // Handed over without a copy: the Buffer owns the string from here on.
+  auto* owned = new std::string(std::move(out));
+  return Napi::Buffer<char>::New(env, owned->data(), owned->size(),
+                                 [](Napi::Env, char*, std::string* s) { delete s; }, owned);
 }
 
 }  // namespace kvmlens_addon

@@ -127,7 +127,11 @@ void lean_query(const kvmlens::KvmAnalyzer& analyzer, const StatQuery& q, const 
   kvmlens::FlatMap<GroupKey, size_t, GroupKeyHash> index(analyzer.rows().size() + 16);
   const bool keep_pid = q.group_by != GroupBy::kKey;
   const bool keep_vcpu = q.group_by == GroupBy::kVcpuKey;
-  for (const kvmlens::StatRow& row : analyzer.rows()) {
+  const std::vector<kvmlens::StatRow>& all = analyzer.rows();
+  for (size_t ri = 0; ri < all.size(); ri++) {
+    const kvmlens::StatRow& row = all[ri];
+    // The next row's counters load while this one is summed.
+    if (slot_count > 0 && ri + 1 < all.size()) all[ri + 1].hist.prefetch();
     const kvmlens::LatencyHistogram& h = row.hist;
     if (h.count() == 0) continue;  // reset_stats() leaves empty rows
     if (!q.all_analyses && row.analysis != q.analysis) continue;

@@ -156,6 +156,14 @@ void LatencyHistogram::buckets(std::vector<Bucket>* out) const {
   }
 }
 
+void LatencyHistogram::prefetch() const {
+  for (int k = 0; k < kOctaves; k++) {
+    if (!octaves_[k]) continue;
+    const char* p = reinterpret_cast<const char*>(octaves_[k].get());
+    for (int line = 0; line < kSubBuckets * 8; line += 64) __builtin_prefetch(p + line);
+  }
+}
+
 void LatencyHistogram::add_to_slots(const uint16_t* slot_of, double* slots) const {
   for (int k = 0; k < kOctaves; k++) {
     if (!octaves_[k]) continue;
