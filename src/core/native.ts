@@ -166,10 +166,10 @@ interface Binding {
     head: string,
     name: string,
     le: readonly string[],
-    labels: string[],
+    labels: string,
     slots: Float64Array,
     counts: Float64Array,
-    sums: string[],
+    sums: string,
   ): Buffer | undefined;
 }
 
@@ -247,10 +247,12 @@ export function writeHistogramFamily(
   head: string,
   name: string,
   le: readonly string[],
-  labels: string[],
+  /** Per child `a="1",b="2"` (escaped) or '', joined by '\n'. */
+  labels: string,
   slots: Float64Array,
   counts: Float64Array,
-  sums: string[],
+  /** Per child _sum as JS prints it, joined by '\n'. */
+  sums: string,
 ): Buffer | undefined {
   return loadBinding().writeHistogramFamily(head, name, le, labels, slots, counts, sums);
 }

@@ -71,14 +71,19 @@ function histogramBuffer(f: HistogramFamily, layout: ClassicLayout): Buffer {
   const per = layout.le.length + 1;
   const slots = new Float64Array(n * per);
   const counts = new Float64Array(n);
-  const labels: string[] = new Array(n);
-  const sums: string[] = new Array(n);
+  // Escaped label text has no raw newline, nor has a number: '\n' separates children.
+  let labels = '';
+  let sums = '';
   for (let i = 0; i < n; i++) {
     const c = f.children[i];
     slots.set(c.slots, i * per);
     counts[i] = c.count;
-    labels[i] = labelText(c.labels);
-    sums[i] = valueText(c.sumSeconds);
+    if (i > 0) {
+      labels += '\n';
+      sums += '\n';
+    }
+    labels += labelText(c.labels);
+    sums += valueText(c.sumSeconds);
   }
   return writeHistogramFamily(head, f.name, layout.le, labels, slots, counts, sums) ?? Buffer.from(histogramText(f, layout));
 }

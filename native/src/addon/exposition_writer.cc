@@ -7,9 +7,11 @@
 // output is byte for byte what the JS writer (and prom-client) produce.
 #include <napi.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string>
+#include <string_view>
 
 #include "addon/js_errors.h"
 
@@ -28,17 +30,18 @@ bool append_count(std::string* out, double v) {
 
 }  // namespace
 
-// writeHistogramFamily(head, name, le[], labels[], slots, counts, sums[]) -> Buffer | undefined
+// writeHistogramFamily(head, name, le[], labels, slots, counts, sums) -> Buffer | undefined
 //   head:   "# HELP ...\n# TYPE ... histogram" (no trailing newline)
 //   le:     the classic bounds' `le` texts; slots has le.length + 1 per child
-//   labels: per child, `a="1",b="2"` (escaped) or ""
-//   counts: per child _count (= +Inf); sums: per child _sum as JS prints it
+//   labels: per child `a="1",b="2"` (escaped, so without a raw newline) or "",
+//           joined by "\n" (one string: one crossing instead of one per child)
+//   counts: per child _count (= +Inf); sums: per child _sum as JS prints it, joined by "\n"
 // Returns undefined when a count is not a whole number below 2^53 (the
 // caller then writes the family in JavaScript).
 Napi::Value WriteHistogramFamily(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 7 || !info[0].IsString() || !info[1].IsString() || !info[2].IsArray() ||
-      !info[3].IsArray() || !info[4].IsTypedArray() || !info[5].IsTypedArray() || !info[6].IsArray()) {
+      !info[3].IsString() || !info[4].IsTypedArray() || !info[5].IsTypedArray() || !info[6].IsString()) {
     make_error(env, "writeHistogramFamily(head, name, le, labels, slots, counts, sums): bad arguments", "EARG")
         .ThrowAsJavaScriptException();
     return env.Undefined();
@@ -46,15 +49,16 @@ Napi::Value WriteHistogramFamily(const Napi::CallbackInfo& info) {
   const std::string head = info[0].As<Napi::String>();
   const std::string name = info[1].As<Napi::String>();
   Napi::Array le_arr = info[2].As<Napi::Array>();
-  Napi::Array labels = info[3].As<Napi::Array>();
+  const std::string labels = info[3].As<Napi::String>();
   Napi::Float64Array slots = info[4].As<Napi::Float64Array>();
   Napi::Float64Array counts = info[5].As<Napi::Float64Array>();
-  Napi::Array sums = info[6].As<Napi::Array>();
+  const std::string sums = info[6].As<Napi::String>();
   const size_t bounds = le_arr.Length();
-  const size_t children = labels.Length();
+  const size_t children = counts.ElementLength();
   const size_t per_child = bounds + 1;
-  if (slots.ElementLength() != children * per_child || counts.ElementLength() != children ||
-      sums.Length() != children) {
+  // n children -> n - 1 separators in each joined string.
+  const auto lines = [](const std::string& s) { return s.empty() ? size_t{1} : 1 + static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); };
+  if (slots.ElementLength() != children * per_child || (children > 0 && (lines(labels) != children || lines(sums) != children))) {
     make_error(env, "writeHistogramFamily: slots, counts and sums do not match the children", "EARG")
         .ThrowAsJavaScriptException();
     return env.Undefined();
@@ -67,8 +71,16 @@ Napi::Value WriteHistogramFamily(const Napi::CallbackInfo& info) {
   out += head;
   const std::string bucket = "\n" + name + "_bucket{";
   std::string prefix, braces, label;
+  size_t label_at = 0, sum_at = 0;
+  const auto next = [](const std::string& s, size_t* at) {
+    size_t end = s.find('\n', *at);
+    if (end == std::string::npos) end = s.size();
+    std::string_view v(s.data() + *at, end - *at);
+    *at = end + 1;
+    return v;
+  };
   for (size_t i = 0; i < children; i++) {
-    label = labels.Get(i).As<Napi::String>().Utf8Value();
+    label = next(labels, &label_at);
     prefix = bucket;
     if (!label.empty()) prefix += label + ",";
     braces = label.empty() ? std::string() : "{" + label + "}";
@@ -86,7 +98,8 @@ Napi::Value WriteHistogramFamily(const Napi::CallbackInfo& info) {
     out += "le=\"+Inf\"} ";
     if (!append_count(&out, count)) return env.Undefined();
     const std::string count_text = out.substr(count_at);
-    out += "\n" + name + "_sum" + braces + " " + sums.Get(i).As<Napi::String>().Utf8Value();
+    out += "\n" + name + "_sum" + braces + " ";
+    out += next(sums, &sum_at);
     out += "\n" + name + "_count" + braces + " " + count_text;
   }
   // Handed over without a copy: the Buffer owns the string from here on.
