@@ -51,6 +51,14 @@ export class HistogramBuilder {
   child(labels: Labels): HistogramChild {
     let key = '';
     for (const name in labels) key += `${labels[name]}\u0000`;
+    return this.childFor(key, () => labels);
+  }
+
+  /**
+   * The child whose label values `key` identifies; `labels` is called only
+   * when the child is new (collectors key by what determines the labels).
+   */
+  childFor(key: string, labels: () => Labels): HistogramChild {
     let c = this.children.get(key);
     if (!c) {
       if (this.used + this.slotCount > this.block.length) {
@@ -60,7 +68,7 @@ export class HistogramBuilder {
       const slots = this.block.subarray(this.used, this.used + this.slotCount);
       this.used += this.slotCount;
       c = {
-        labels,
+        labels: labels(),
         slots,
         count: 0,
         sumSeconds: 0,

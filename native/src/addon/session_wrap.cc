@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "addon/js_errors.h"
@@ -110,6 +111,25 @@ struct GroupKeyHash {
     h ^= static_cast<uint64_t>(std::get<4>(k)) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
     return static_cast<size_t>(h ^ (h >> 29));
   }
+};
+
+// (analysis, key, info) -> the row name, made into a JS string once per
+// query: 30,000 rows share a few hundred names.
+struct NameKey {
+  int analysis;
+  uint64_t key;
+  uint32_t info;
+  bool operator==(const NameKey& o) const { return analysis == o.analysis && key == o.key && info == o.info; }
+};
+struct NameKeyHash {
+  size_t operator()(const NameKey& k) const {
+    uint64_t h = (k.key * 0x9E3779B97F4A7C15ULL) ^ (static_cast<uint64_t>(k.info) << 8) ^ static_cast<uint64_t>(k.analysis);
+    return static_cast<size_t>(h ^ (h >> 31));
+  }
+};
+struct CachedName {
+  Napi::Value name;
+  bool known;
 };
 
 struct LeanRow {
@@ -376,6 +396,7 @@ Napi::Value SessionWrap::Query(const Napi::CallbackInfo& info) {
   std::vector<kvmlens::LatencyHistogram::Bucket> scratch;
   if (!lean && want_classic) classic.assign(n * slot_count, 0.0);
   const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::unordered_map<NameKey, CachedName, NameKeyHash> name_cache;
   for (size_t i = 0; i < n; i++) {
     kvmlens::Analysis a;
     int32_t row_pid;
@@ -426,9 +447,15 @@ Napi::Value SessionWrap::Query(const Napi::CallbackInfo& info) {
     pid[i] = row_pid;
     key[i] = row_key;
     key_info[i] = row_info;
-    bool is_known = true;
-    names.Set(static_cast<uint32_t>(i), analysis_->analyzer->key_name(a, row_key, row_info, &is_known));
-    known[i] = is_known ? 1 : 0;
+    const NameKey nk{static_cast<int>(a), row_key, row_info};
+    auto cached = name_cache.find(nk);
+    if (cached == name_cache.end()) {
+      bool is_known = true;
+      Napi::Value v = Napi::String::New(env, analysis_->analyzer->key_name(a, row_key, row_info, &is_known));
+      cached = name_cache.emplace(nk, CachedName{v, is_known}).first;
+    }
+    names.Set(static_cast<uint32_t>(i), cached->second.name);
+    known[i] = cached->second.known ? 1 : 0;
     vcpu[i] = static_cast<double>(row_vcpu);
   }
   Napi::Object o = Napi::Object::New(env);
