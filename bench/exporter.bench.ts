@@ -39,7 +39,7 @@ function scrape(agent: Agent, gzip: boolean): Promise<{ body: Buffer; encoding?:
       });
       res.on('error', reject);
     });
-    req.on('error', reject);
+    req.on('error', (e) => reject(new Error(`GET /metrics${gzip ? ' (gzip)' : ''}: ${e.message}`)));
     req.end();
   });
 }
@@ -227,7 +227,7 @@ async function main() {
   // (14,000 histograms); 179 VMs give the target's 10,000.
   const files: string[] = [];
   for (const vms of [250, 179]) {
-    const file = join(dir, vms === 250 ? 'exporter-10k-series.data' : `exporter-${vms}vms.data`);
+    const file = join(dir, `exporter-${vms}vms.data`);
     if (!existsSync(file)) {
       buildScenario(template, { name: 'exp', vendor: 'amd', seed: 21, vms, vcpusPerVm: 4, exitsPerVcpu: 150, cpus: 4, rounds: true }).write(file, {
         cpuid: CPUID.amd,
