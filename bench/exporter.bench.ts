@@ -11,7 +11,14 @@ import { Histogram, Registry } from 'prom-client';
 import { recordTemplate } from '../scripts/make-test-files.ts';
 import { buildScenario, CPUID } from '../test/support/kvm-scenarios.ts';
 import { analyzeFile, recordDurations } from '../src/core/native.ts';
-import { DEFAULT_CLASSIC_BOUNDS_SECONDS } from '../src/exporter/buckets/native-boundaries.ts';
+import { classicLayout } from '../src/exporter/buckets/classic.ts';
+import { DEFAULT_CLASSIC_BOUNDS_SECONDS, secondsToNs } from '../src/exporter/buckets/native-boundaries.ts';
+import { buildCollectors } from '../src/exporter/collectors/index.ts';
+import { defaultExporterOptions } from '../src/exporter/exporter.ts';
+import { gzipExposition, OPENMETRICS_CONTENT_TYPE, renderExposition } from '../src/exporter/exposition.ts';
+import { Scraper } from '../src/exporter/scraper.ts';
+import { sessionSource } from '../src/exporter/source.ts';
+import { VmDirectory } from '../src/exporter/vm-info/directory.ts';
 
 const dir = process.env.KVMLENS_BENCH_DIR ?? '/tmp/kvmlens-bench';
 const root = join(import.meta.dirname, '..');
@@ -124,7 +131,7 @@ async function exporterUnderLoad(file: string) {
     const gz = await measured(true);
     const plain = await measured(false);
     console.log(`\n${file}: ${series} histogram series, ${scrapers} concurrent scrapers for ${seconds} s each way; exposition ${text.length} bytes, ${zipped.body.length} gzipped;`);
-    console.log(`idle after the replay: RSS ${(kb(idle, 'VmRSS') / 1024).toFixed(0)} MB (anonymous ${(kb(idle, 'RssAnon') / 1024).toFixed(0)} MB); one scrape alone (gzip): ${alone.toFixed(1)} ms`);
+    console.log(`before the load (after 8 warm-up scrapes): RSS ${(kb(idle, 'VmRSS') / 1024).toFixed(0)} MB (anonymous ${(kb(idle, 'RssAnon') / 1024).toFixed(0)} MB); one scrape alone (gzip): ${alone.toFixed(1)} ms`);
     console.log('| Accept-Encoding | scrapes | p50 ms | p99 ms | peak RSS MB | peak anonymous RSS MB |');
     console.log('|---|---|---|---|---|---|');
     const row = (name: string, r: typeof gz) =>
@@ -219,6 +226,45 @@ async function nativeVsObserve(file: string) {
   console.log(`\nwhole native path on the file (read, decode, pair, aggregate all four analyses): ${wholeMs.toFixed(1)} ms, ${((wholeMs * 1e6) / pairs).toFixed(0)} ns per vmexit pair`);
 }
 
+/**
+ * Where one scrape's time goes, in process CPU time (user + system, so less
+ * sensitive than wall time to other work on the machine), best of 10: the
+ * native snapshot, the collectors (snapshot included), the text, the gzip.
+ */
+async function scrapeBreakdown(file: string) {
+  const session = await analyzeFile(file);
+  const source = sessionSource(session);
+  const o = defaultExporterOptions();
+  const layout = classicLayout(o.histogramBucketsSeconds, secondsToNs);
+  const scraper = new Scraper(source, {
+    collectors: buildCollectors({ enabled: o.collectors, longExitThresholdSeconds: o.longExitThresholdSeconds, labels: o.labels }),
+    layout,
+    seriesLimit: 0,
+    vms: new VmDirectory({ hostPids: false, procfs: '/proc', exitedTtlMs: 300_000 }),
+  });
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const best = { snapshot: Infinity, collectors: Infinity, text: Infinity, gzip: Infinity };
+  for (let i = 0; i < 10; i++) {
+    let t = cpu();
+    source.snapshot({ classicBoundsNs: layout.boundsNs });
+    best.snapshot = Math.min(best.snapshot, cpu() - t);
+    t = cpu();
+    const { families } = scraper.gather();
+    best.collectors = Math.min(best.collectors, cpu() - t);
+    t = cpu();
+    const body = await renderExposition(families, layout, OPENMETRICS_CONTENT_TYPE);
+    best.text = Math.min(best.text, cpu() - t);
+    t = cpu();
+    await gzipExposition(body);
+    best.gzip = Math.min(best.gzip, cpu() - t);
+  }
+  const f = (n: number) => n.toFixed(1);
+  console.log(`\none scrape of ${file}, CPU ms (best of 10): snapshot ${f(best.snapshot)}; collectors incl. snapshot ${f(best.collectors)}; text ${f(best.text)}; gzip ${f(best.gzip)}; total ${f(best.collectors + best.text + best.gzip)}`);
+}
+
 async function main() {
   mkdirSync(dir, { recursive: true });
   const template = join(dir, 'template.data');
@@ -235,7 +281,10 @@ async function main() {
     }
     files.push(file);
   }
-  if (!process.argv.includes('--observe-only')) for (const file of files) await exporterUnderLoad(file);
+  if (!process.argv.includes('--observe-only')) {
+    for (const file of files) await exporterUnderLoad(file);
+    for (const file of files) await scrapeBreakdown(file);
+  }
   await nativeVsObserve(files[0]);
 }
 
