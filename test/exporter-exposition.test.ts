@@ -36,22 +36,31 @@ const slotsOf = (n: number, at: number) => Array.from({ length: layout.le.length
 test('native classic slots equal the slots derived from the native buckets', async () => {
   const s = await open();
   const withBuckets = s.query({ analysis: 'all', groupBy: 'vcpu', buckets: true });
-  const lean = s.query({ analysis: 'all', groupBy: 'vcpu', stats: false, classicBoundsNs: layout.boundsNs });
-  assert.ok(lean.length > 0);
-  assert.is(lean.length, withBuckets.length);
-  const per = layout.boundsNs.length + 1;
-  for (let i = 0; i < lean.length; i++) {
-    const slots = new Float64Array(per);
-    addRowToSlots(withBuckets.buckets!, i, layout.boundsNs, slots);
-    assert.equal([...lean.classic!.subarray(i * per, (i + 1) * per)], [...slots], `row ${i}`);
-    assert.is(lean.count[i], withBuckets.count[i]);
-    assert.is(lean.sumNs[i], withBuckets.sumNs[i]);
-    assert.is(lean.minNs[i], withBuckets.minNs[i]);
-    assert.is(lean.maxNs[i], withBuckets.maxNs[i]);
-    assert.is(lean.longCount[i], withBuckets.longCount[i]);
-    assert.is(lean.name[i], withBuckets.name[i]);
-    assert.ok(Number.isNaN(lean.p99Ns[i]), 'stats: false leaves percentiles out');
+  // The defaults (octave edges: each native octave falls in one slot) and
+  // bounds inside octaves, which split them.
+  const odd = classicLayout([1e-5, 2.5e-5, 3e-5, 1e-4, 0.001, 0.0123], secondsToNs);
+  for (const l of [layout, odd]) {
+    const lean = s.query({ analysis: 'all', groupBy: 'vcpu', stats: false, classicBoundsNs: l.boundsNs });
+    const full = s.query({ analysis: 'all', groupBy: 'vcpu', buckets: true, classicBoundsNs: l.boundsNs });
+    assert.ok(lean.length > 0);
+    assert.is(lean.length, withBuckets.length);
+    const per = l.boundsNs.length + 1;
+    for (let i = 0; i < lean.length; i++) {
+      const slots = new Float64Array(per);
+      addRowToSlots(withBuckets.buckets!, i, l.boundsNs, slots);
+      assert.equal([...lean.classic!.subarray(i * per, (i + 1) * per)], [...slots], `row ${i}`);
+      assert.equal([...full.classic!.subarray(i * per, (i + 1) * per)], [...slots], `row ${i} (with buckets)`);
+      assert.is(lean.count[i], withBuckets.count[i]);
+      assert.is(lean.sumNs[i], withBuckets.sumNs[i]);
+      assert.is(lean.minNs[i], withBuckets.minNs[i]);
+      assert.is(lean.maxNs[i], withBuckets.maxNs[i]);
+      assert.is(lean.longCount[i], withBuckets.longCount[i]);
+      assert.is(lean.name[i], withBuckets.name[i]);
+      assert.is(lean.known[i], withBuckets.known[i]);
+      assert.ok(Number.isNaN(lean.p99Ns[i]), 'stats: false leaves percentiles out');
+    }
   }
+  assert.throws(() => s.query({ classicBoundsNs: Float64Array.of(2, 1) }), /strictly increasing/);
 });
 
 test('exposition is byte for byte what prom-client writes (text and OpenMetrics)', async () => {
