@@ -1,108 +1,291 @@
-// Exporter under load: scrape latency with ~10,000 series and 50 concurrent
-// scrapers, the exporter's RSS, and native aggregation vs prom-client's
-// per-event Histogram.observe() for the same pairs and label sets.
-//   npm run bench:exporter            (needs perf and root for the template)
+// Exporter under load: scrape latency with ~10,000 histogram series and 50
+// concurrent scrapers, the exporter's RSS, and native aggregation vs
+// prom-client's per-event Histogram.observe() on the same in-memory events.
+//   npm run bench:exporter            (needs perf and root for the template; loopback only)
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { Histogram, Registry } from 'prom-client';
 import { recordTemplate } from '../scripts/make-test-files.ts';
 import { buildScenario, CPUID } from '../test/support/kvm-scenarios.ts';
-import { analyzeFile } from '../src/core/native.ts';
+import { analyzeFile, recordDurations } from '../src/core/native.ts';
+import { classicLayout } from '../src/exporter/buckets/classic.ts';
+import { DEFAULT_CLASSIC_BOUNDS_SECONDS, secondsToNs } from '../src/exporter/buckets/native-boundaries.ts';
+import { buildCollectors } from '../src/exporter/collectors/index.ts';
+import { defaultExporterOptions } from '../src/exporter/exporter.ts';
+import { gzipExposition, OPENMETRICS_CONTENT_TYPE, renderExposition } from '../src/exporter/exposition.ts';
+import { Scraper } from '../src/exporter/scraper.ts';
+import { sessionSource } from '../src/exporter/source.ts';
+import { VmDirectory } from '../src/exporter/vm-info/directory.ts';
 
 const dir = process.env.KVMLENS_BENCH_DIR ?? '/tmp/kvmlens-bench';
 const root = join(import.meta.dirname, '..');
 const port = 19756;
 const scrapers = 50;
 const seconds = 10;
+// What Prometheus 2.x/3.x sends when scraping.
+const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
 function percentile(sorted: number[], q: number) {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+
+/** One GET of /metrics: resolves with the raw (possibly gzipped) body once its last byte arrived. */
+function scrape(agent: Agent, gzip: boolean): Promise<{ body: Buffer; encoding?: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { Accept: PROMETHEUS_ACCEPT };
+    if (gzip) headers['Accept-Encoding'] = 'gzip';
+    const req = request({ host: '127.0.0.1', port, path: '/metrics', agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
+        else resolve({ body: Buffer.concat(chunks), encoding: res.headers['content-encoding'] });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', (e) => reject(new Error(`GET /metrics${gzip ? ' (gzip)' : ''}: ${e.message}`)));
+    req.end();
+  });
+}
+
+/** 50 scrapers in a closed loop for `seconds`: latency = request sent to last byte received. */
+async function load(gzip: boolean) {
+  const agent = new Agent({ keepAlive: true, maxSockets: scrapers });
+  const latencies: number[] = [];
+  let bytes = 0;
+  const until = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: scrapers }, async () => {
+      while (Date.now() < until) {
+        const t0 = performance.now();
+        const r = await scrape(agent, gzip);
+        latencies.push(performance.now() - t0);
+        bytes = r.body.length;
+      }
+    }),
+  );
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { latencies, bytes };
+}
+
+async function exporterUnderLoad(file: string) {
+  const exporter = spawn(
+    process.execPath,
+    [join(root, 'bin', 'kvmlens.js'), 'exporter', '--replay', file, '--speed', '0', '--web.listen-address', `127.0.0.1:${port}`, '--series.limit', '0'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  try {
+    let ready = false;
+    for (let i = 0; i < 300 && !ready; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ready = await fetch(`http://127.0.0.1:${port}/-/ready`).then((r) => r.ok, () => false);
+    }
+    if (!ready) throw new Error('exporter did not become ready');
+    // Let the replay finish (speed 0: as fast as it reads), so every scrape has the same series.
+    let before = -1;
+    for (;;) {
+      const text = (await scrape(new Agent(), false)).body.toString();
+      const read = Number(/^kvmlens_events_read_total (\d+)/m.exec(text)?.[1] ?? 0);
+      if (read === before) break;
+      before = read;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const one = await scrape(new Agent(), false);
+    const text = one.body.toString();
+    const series = text.split('\n').filter((l) => l.startsWith('kvm_') && /_count[{ ]/.test(l)).length;
+    const zipped = await scrape(new Agent(), true);
+    if (zipped.encoding !== 'gzip') throw new Error('the exporter did not gzip for Accept-Encoding: gzip');
+    const unzipped = gunzipSync(zipped.body).toString();
+    if (!unzipped.startsWith('# HELP') || !unzipped.endsWith('# EOF\n')) throw new Error('gzipped body is not an OpenMetrics exposition');
+    // One scrape alone, best of 5.
+    let alone = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await scrape(new Agent(), true);
+      alone = Math.min(alone, performance.now() - t0);
+    }
+
+    // Peak RSS (VmHWM, reset before each load) and peak anonymous RSS (heap:
+    // the replayed file's mapped pages are not heap) of the exporter process.
+    const status = () => readFileSync(`/proc/${exporter.pid}/status`, 'utf8');
+    const kb = (text: string, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
+    const idle = status();
+    const measured = async (gzip: boolean) => {
+      writeFileSync(`/proc/${exporter.pid}/clear_refs`, '5'); // resets VmHWM
+      let anon = 0;
+      const poll = setInterval(() => {
+        try {
+          anon = Math.max(anon, kb(status(), 'RssAnon'));
+        } catch {
+          /* gone */
+        }
+      }, 20);
+      const r = await load(gzip);
+      clearInterval(poll);
+      return { ...r, hwm: kb(status(), 'VmHWM'), anon };
+    };
+    const gz = await measured(true);
+    const plain = await measured(false);
+    console.log(`\n${file}: ${series} histogram series, ${scrapers} concurrent scrapers for ${seconds} s each way; exposition ${text.length} bytes, ${zipped.body.length} gzipped;`);
+    console.log(`before the load (after 8 warm-up scrapes): RSS ${(kb(idle, 'VmRSS') / 1024).toFixed(0)} MB (anonymous ${(kb(idle, 'RssAnon') / 1024).toFixed(0)} MB); one scrape alone (gzip): ${alone.toFixed(1)} ms`);
+    console.log('| Accept-Encoding | scrapes | p50 ms | p99 ms | peak RSS MB | peak anonymous RSS MB |');
+    console.log('|---|---|---|---|---|---|');
+    const row = (name: string, r: typeof gz) =>
+      console.log(`| ${name} | ${r.latencies.length} | ${percentile(r.latencies, 0.5).toFixed(1)} | ${percentile(r.latencies, 0.99).toFixed(1)} | ${(r.hwm / 1024).toFixed(0)} | ${(r.anon / 1024).toFixed(0)} |`);
+    row('gzip (as Prometheus)', gz);
+    row('none', plain);
+  } finally {
+    exporter.kill('SIGTERM');
+  }
+}
+
+/** Deterministic shuffle (xorshift), so events of different series interleave as they do live. */
+function shuffle(keys: Uint32Array, ns: Float64Array) {
+  let x = 0x9e3779b9;
+  for (let i = keys.length - 1; i > 0; i--) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const j = (x >>> 0) % (i + 1);
+    [keys[i], keys[j]] = [keys[j], keys[i]];
+    [ns[i], ns[j]] = [ns[j], ns[i]];
+  }
+}
+
+async function nativeVsObserve(file: string) {
+  // The whole native path, for reference: read, decode, pair and aggregate the file.
+  let wholeMs = Infinity;
+  let session;
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    session = await analyzeFile(file);
+    wholeMs = Math.min(wholeMs, performance.now() - t0);
+  }
+  const rows = session!.query({ analysis: 'vmexit', groupBy: 'vcpu', buckets: true });
+  const pairs = rows.count.reduce((a, b) => a + b, 0);
+
+  // The same events for both sides, in memory: every vmexit pair of the file
+  // (its series and a duration inside its native bucket), 10 times over,
+  // shuffled across series.
+  const repeat = 10;
+  const total = pairs * repeat;
+  const keys = new Uint32Array(total);
+  const ns = new Float64Array(total);
+  const b = rows.buckets!;
+  let e = 0;
+  for (let r = 0; r < repeat; r++) {
+    for (let i = 0; i < rows.length; i++) {
+      for (let k = b.offsets[i]; k < b.offsets[i + 1]; k++) {
+        for (let c = 0; c < b.count[k]; c++) {
+          keys[e] = i;
+          ns[e++] = b.lowerNs[k];
+        }
+      }
+    }
+  }
+  const orders: [string, Uint32Array, Float64Array][] = [['series order (each series\' events together)', keys.slice(), ns.slice()]];
+  shuffle(keys, ns);
+  orders.push(['shuffled across series (worst case for caches)', keys, ns]);
+  const labelsOf = Array.from({ length: rows.length }, (_, i) => ({ pid: String(rows.pid[i]), vcpu: String(rows.vcpu[i]), reason: rows.name[i] }));
+  const histogram = () =>
+    new Histogram({ name: 'bench_exit_seconds', help: 'bench', labelNames: ['pid', 'vcpu', 'reason'], registers: [new Registry()], buckets: [...DEFAULT_CLASSIC_BOUNDS_SECONDS] });
+  const per = (ms: number) => ((ms * 1e6) / total).toFixed(1);
+  console.log(`\n${total} events in memory (${pairs} vmexit pairs of the file x ${repeat}, ${rows.length} series); best of 3-5:`);
+  console.log('| event order | path | ms | ns per event | vs native |');
+  console.log('|---|---|---|---|---|');
+  for (const [order, k, d] of orders) {
+    const secondsOf = Float64Array.from(d, (v) => v / 1e9);
+    let nativeNs = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const r = recordDurations(k, d);
+      if (r.count !== total) throw new Error('native recorded a different number of events');
+      nativeNs = Math.min(nativeNs, r.ns);
+    }
+    let cachedMs = Infinity;
+    let labelsMs = Infinity;
+    for (let t = 0; t < 3; t++) {
+      const h = histogram();
+      const children = labelsOf.map((l) => h.labels(l));
+      const t0 = performance.now();
+      for (let i = 0; i < total; i++) children[k[i]].observe(secondsOf[i]);
+      cachedMs = Math.min(cachedMs, performance.now() - t0);
+      const h2 = histogram();
+      const t1 = performance.now();
+      for (let i = 0; i < total; i++) h2.observe(labelsOf[k[i]], secondsOf[i]);
+      labelsMs = Math.min(labelsMs, performance.now() - t1);
+    }
+    const nativeMs = nativeNs / 1e6;
+    console.log(`| ${order} | native: map lookup + LatencyHistogram::record | ${nativeMs.toFixed(1)} | ${per(nativeMs)} | 1 |`);
+    console.log(`| | prom-client child.observe(s), child looked up beforehand | ${cachedMs.toFixed(1)} | ${per(cachedMs)} | ${(cachedMs / nativeMs).toFixed(0)}x |`);
+    console.log(`| | prom-client observe(labels, s) | ${labelsMs.toFixed(1)} | ${per(labelsMs)} | ${(labelsMs / nativeMs).toFixed(0)}x |`);
+  }
+  console.log(`\nwhole native path on the file (read, decode, pair, aggregate all four analyses): ${wholeMs.toFixed(1)} ms, ${((wholeMs * 1e6) / pairs).toFixed(0)} ns per vmexit pair`);
+}
+
+/**
+ * Where one scrape's time goes, in process CPU time (user + system, so less
+ * sensitive than wall time to other work on the machine), best of 10: the
+ * native snapshot, the collectors (snapshot included), the text, the gzip.
+ */
+async function scrapeBreakdown(file: string) {
+  const session = await analyzeFile(file);
+  const source = sessionSource(session);
+  const o = defaultExporterOptions();
+  const layout = classicLayout(o.histogramBucketsSeconds, secondsToNs);
+  const scraper = new Scraper(source, {
+    collectors: buildCollectors({ enabled: o.collectors, longExitThresholdSeconds: o.longExitThresholdSeconds, labels: o.labels }),
+    layout,
+    seriesLimit: 0,
+    vms: new VmDirectory({ hostPids: false, procfs: '/proc', exitedTtlMs: 300_000 }),
+  });
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const best = { snapshot: Infinity, collectors: Infinity, text: Infinity, gzip: Infinity };
+  for (let i = 0; i < 10; i++) {
+    let t = cpu();
+    source.snapshot({ classicBoundsNs: layout.boundsNs });
+    best.snapshot = Math.min(best.snapshot, cpu() - t);
+    t = cpu();
+    const { families } = scraper.gather();
+    best.collectors = Math.min(best.collectors, cpu() - t);
+    t = cpu();
+    const body = await renderExposition(families, layout, OPENMETRICS_CONTENT_TYPE);
+    best.text = Math.min(best.text, cpu() - t);
+    t = cpu();
+    await gzipExposition(body);
+    best.gzip = Math.min(best.gzip, cpu() - t);
+  }
+  const f = (n: number) => n.toFixed(1);
+  console.log(`\none scrape of ${file}, CPU ms (best of 10): snapshot ${f(best.snapshot)}; collectors incl. snapshot ${f(best.collectors)}; text ${f(best.text)}; gzip ${f(best.gzip)}; total ${f(best.collectors + best.text + best.gzip)}`);
 }
 
 async function main() {
   mkdirSync(dir, { recursive: true });
   const template = join(dir, 'template.data');
   if (!existsSync(template)) recordTemplate(template);
-  // 250 VMs x 4 vCPUs x ~10 exit reasons ~ 10,000 vmexit series, plus the device families.
-  const file = join(dir, 'exporter-10k-series.data');
-  if (!existsSync(file)) {
-    buildScenario(template, { name: 'exp', vendor: 'amd', seed: 21, vms: 250, vcpusPerVm: 4, exitsPerVcpu: 150, cpus: 4, rounds: true })
-      .write(file, { cpuid: CPUID.amd });
-  }
-
-  const exporter = spawn(process.execPath, [join(root, 'bin', 'kvmlens.js'), 'exporter', '--replay', file, '--speed', '0',
-    '--web.listen-address', `127.0.0.1:${port}`, '--series.limit', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  try {
-    let ready = false;
-    for (let i = 0; i < 200 && !ready; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      ready = await fetch(`http://127.0.0.1:${port}/-/ready`).then((r) => r.ok, () => false);
+  // 250 VMs x 4 vCPUs: 8,000 vmexit series plus 6,000 of the device families
+  // (14,000 histograms); 179 VMs give the target's 10,000.
+  const files: string[] = [];
+  for (const vms of [250, 179]) {
+    const file = join(dir, `exporter-${vms}vms.data`);
+    if (!existsSync(file)) {
+      buildScenario(template, { name: 'exp', vendor: 'amd', seed: 21, vms, vcpusPerVm: 4, exitsPerVcpu: 150, cpus: 4, rounds: true }).write(file, {
+        cpuid: CPUID.amd,
+      });
     }
-    if (!ready) throw new Error('exporter did not become ready');
-    const first = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const series = new Set(first.split('\n').filter((l) => l.startsWith('kvm_') && l.includes('_count{')).map((l) => l.split(' ')[0])).size;
-
-    const latencies: number[] = [];
-    const until = Date.now() + seconds * 1000;
-    let rss = 0;
-    const poll = setInterval(() => {
-      try {
-        const status = readFileSync(`/proc/${exporter.pid}/status`, 'utf8');
-        rss = Math.max(rss, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
-      } catch {
-        /* gone */
-      }
-    }, 50);
-    await Promise.all(Array.from({ length: scrapers }, async () => {
-      while (Date.now() < until) {
-        const t0 = performance.now();
-        const r = await fetch(`http://127.0.0.1:${port}/metrics`);
-        await r.text();
-        latencies.push(performance.now() - t0);
-      }
-    }));
-    clearInterval(poll);
-    latencies.sort((a, b) => a - b);
-    console.log(`\nexporter, ${series} histogram series (+ buckets), ${scrapers} concurrent scrapers for ${seconds} s:`);
-    console.log('| scrapes | p50 ms | p99 ms | peak RSS MB | exposition bytes |');
-    console.log('|---|---|---|---|---|');
-    console.log(`| ${latencies.length} | ${percentile(latencies, 0.5).toFixed(1)} | ${percentile(latencies, 0.99).toFixed(1)} | ${(rss / 1024).toFixed(0)} | ${first.length} |`);
-  } finally {
-    exporter.kill('SIGTERM');
+    files.push(file);
   }
-
-  // Native aggregation of the whole file vs observe() of the same pairs.
-  const t0 = performance.now();
-  const session = await analyzeFile(file);
-  const nativeMs = performance.now() - t0;
-  const rows = session.query({ analysis: 'vmexit', groupBy: 'vcpu' });
-  const pairs = rows.count.reduce((a, b) => a + b, 0);
-  const registry = new Registry();
-  const h = new Histogram({ name: 'bench_exit_seconds', help: 'bench', labelNames: ['pid', 'vcpu', 'reason'], registers: [registry],
-    buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384].map((us) => us / 1e6) });
-  const t1 = performance.now();
-  for (let i = 0; i < rows.length; i++) {
-    const child = h.labels(String(rows.pid[i]), String(rows.vcpu[i]), rows.name[i]);
-    const v = rows.meanNs[i] / 1e9;
-    for (let k = 0; k < rows.count[i]; k++) child.observe(v);
+  if (!process.argv.includes('--observe-only')) {
+    for (const file of files) await exporterUnderLoad(file);
+    for (const file of files) await scrapeBreakdown(file);
   }
-  const observeMs = performance.now() - t1;
-  // Like for like: observe() per pair with a label lookup per event, as an exporter without a native core would.
-  const t2 = performance.now();
-  for (let i = 0; i < rows.length; i++) {
-    const labels = { pid: String(rows.pid[i]), vcpu: String(rows.vcpu[i]), reason: rows.name[i] };
-    const v = rows.meanNs[i] / 1e9;
-    for (let k = 0; k < rows.count[i]; k++) h.observe(labels, v);
-  }
-  const observeLabelsMs = performance.now() - t2;
-  console.log(`\n${pairs} vmexit pairs (the file also holds mmio/ioport/msr events):`);
-  console.log('| path | ms | ns per pair |');
-  console.log('|---|---|---|');
-  console.log(`| native: read file, decode, pair, aggregate all analyses | ${nativeMs.toFixed(1)} | ${((nativeMs * 1e6) / pairs).toFixed(0)} |`);
-  console.log(`| prom-client observe(), label child cached | ${observeMs.toFixed(1)} | ${((observeMs * 1e6) / pairs).toFixed(0)} |`);
-  console.log(`| prom-client observe(labels, v) per event | ${observeLabelsMs.toFixed(1)} | ${((observeLabelsMs * 1e6) / pairs).toFixed(0)} |`);
-  console.log(`ratio observe(labels)/native: ${(observeLabelsMs / nativeMs).toFixed(1)}x (native includes file reading and pairing)`);
+  await nativeVsObserve(files[0]);
 }
 
 main().catch((e) => {

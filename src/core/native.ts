@@ -42,6 +42,10 @@ export interface StatQuery {
   pids?: number[];
   groupBy?: 'key' | 'vm' | 'vcpu';
   buckets?: boolean;
+  /** false: skip mean, stddev and percentiles (NaN) -- the exporter's cheap snapshot. Default true. */
+  stats?: boolean;
+  /** Classic `le` bounds in ns (strictly increasing): adds `classic`, bounds + 1 slots per row. */
+  classicBoundsNs?: Float64Array;
 }
 
 /** Columns of one query: row i is the i-th element of every array. */
@@ -67,6 +71,12 @@ export interface StatColumns {
   p99Ns: Float64Array;
   p999Ns: Float64Array;
   buckets?: { offsets: Uint32Array; lowerNs: Float64Array; upperNs: Float64Array; count: Float64Array };
+  /**
+   * With classicBoundsNs: row i's slots are classic[i*S .. i*S+S-1], S = bounds + 1, not
+   * cumulative; slot j counts the native buckets whose upper edge is <= bound j (the
+   * first bound >= that edge), the last slot those above every bound.
+   */
+  classic?: Float64Array;
 }
 
 export interface NativeSession {
@@ -151,6 +161,16 @@ interface Binding {
   startReplay(path: string, options: ReplayOptions): LiveSession;
   startLive(options: LiveOptions): LiveSession;
   startRecord(options: RecordOptions): Recorder;
+  recordDurations(keys: Uint32Array, durationsNs: Float64Array): { ns: number; count: number; sum: number };
+  writeHistogramFamily(
+    head: string,
+    name: string,
+    le: readonly string[],
+    labels: string,
+    slots: Float64Array,
+    counts: Float64Array,
+    sums: string,
+  ): Buffer | undefined;
 }
 
 let binding: Binding | undefined;
@@ -216,4 +236,28 @@ export function startRecord(options: RecordOptions): Recorder {
     if (err instanceof KvmlensError) err.file = options.output;
     throw err;
   }
+}
+
+/**
+ * The exporter's histogram lines, written natively into one Buffer (see
+ * native/src/addon/exposition_writer.cc); undefined when a count is not a
+ * whole number below 2^53, for the caller to fall back on JavaScript.
+ */
+export function writeHistogramFamily(
+  head: string,
+  name: string,
+  le: readonly string[],
+  /** Per child `a="1",b="2"` (escaped) or '', joined by '\n'. */
+  labels: string,
+  slots: Float64Array,
+  counts: Float64Array,
+  /** Per child _sum as JS prints it, joined by '\n'. */
+  sums: string,
+): Buffer | undefined {
+  return loadBinding().writeHistogramFamily(head, name, le, labels, slots, counts, sums);
+}
+
+/** Bench only: native per-event aggregation of in-memory (key, duration) events, timed natively. */
+export function recordDurations(keys: Uint32Array, durationsNs: Float64Array): { ns: number; count: number; sum: number } {
+  return loadBinding().recordDurations(keys, durationsNs);
 }

@@ -8,14 +8,14 @@ import {
   secondsToNs,
 } from './buckets/native-boundaries.ts';
 import { buildCollectors, type CollectorName } from './collectors/index.ts';
-import { negotiateContentType, renderExposition } from './exposition.ts';
+import { gzipExposition, negotiateContentType, renderExposition } from './exposition.ts';
 import { startOtlpPush, type OtlpPush } from './otlp/push.ts';
 import { dropPrivileges } from './run-as.ts';
 import { Scraper } from './scraper.ts';
 import { openSource, type SnapshotSource } from './source.ts';
 import { VmDirectory } from './vm-info/directory.ts';
 import { parseListenAddress } from './web/listen-address.ts';
-import { buildApp, listen, type RunningServers } from './web/server.ts';
+import { buildApp, listen, type RenderedMetrics, type RunningServers } from './web/server.ts';
 import { loadWebConfig } from './web/web-config.ts';
 
 export const DEFAULT_LISTEN_ADDRESS = ':9756';
@@ -76,6 +76,8 @@ export interface Exporter {
   layout: ClassicLayout;
   /** Renders the exposition as a scrape would (single-flight per content type). */
   metrics(accept?: string): Promise<{ contentType: string; body: string }>;
+  /** What a scrape gets: the body and, on demand, its gzip (both shared by concurrent scrapes). */
+  render(accept?: string): Promise<RenderedMetrics>;
   stop(): Promise<void>;
 }
 
@@ -133,19 +135,45 @@ export async function startExporter(opts: ExporterOptions, deps: ExporterDeps = 
     });
 
     // Concurrent scrapes of the same format share one build: 50 scrapers
-    // arriving together cost one snapshot, not 50.
-    const inFlight = new Map<string, Promise<string>>();
-    const metrics = async (accept?: string) => {
+    // arriving together cost one snapshot, one render and one gzip, not 50.
+    // A render first lets the event loop read the requests already waiting
+    // on their sockets (they join it), then takes the snapshot. It is in
+    // flight until it is done and, once a scraper asked for its gzip, until
+    // that gzip is done; requests arriving meanwhile share it. Nothing is
+    // kept after that: no old render is ever served or retained.
+    const inFlight = new Map<string, Promise<RenderedMetrics>>();
+    const pollOnce = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
+    const render = (accept?: string) => {
       const contentType = negotiateContentType(accept);
-      let pending = inFlight.get(contentType);
-      if (!pending) {
-        pending = renderExposition(scraper.gather().families, layout, contentType).finally(() => inFlight.delete(contentType));
-        inFlight.set(contentType, pending);
-      }
-      return { contentType, body: await pending };
+      const pending = inFlight.get(contentType);
+      if (pending) return pending;
+      const release = () => {
+        if (inFlight.get(contentType) === started) inFlight.delete(contentType);
+      };
+      let gzipped: Promise<Buffer> | undefined;
+      const started: Promise<RenderedMetrics> = (async () => {
+        await pollOnce();
+        const body = await renderExposition(scraper.gather().families, layout, contentType);
+        const gzip = () => {
+          if (!gzipped) {
+            gzipped = gzipExposition(body);
+            if (!inFlight.has(contentType)) inFlight.set(contentType, started);
+            gzipped.finally(release).catch(() => {});
+          }
+          return gzipped;
+        };
+        return { contentType, body, gzip };
+      })();
+      inFlight.set(contentType, started);
+      started.then(release, release);
+      return started;
+    };
+    const metrics = async (accept?: string) => {
+      const r = await render(accept);
+      return { contentType: r.contentType, body: Buffer.concat(r.body.chunks).toString('utf8') };
     };
 
-    const app = buildApp({ telemetryPath: opts.telemetryPath, metrics, notReady: () => source.failure() }, webConfig);
+    const app = buildApp({ telemetryPath: opts.telemetryPath, render, notReady: () => source.failure() }, webConfig);
     servers = await listen(app, addresses, webConfig);
     if (opts.otlpEndpoint) {
       otlp = startOtlpPush(scraper, {
@@ -165,6 +193,7 @@ export async function startExporter(opts: ExporterOptions, deps: ExporterDeps = 
       scraper,
       layout,
       metrics,
+      render,
       stop: () =>
         (stopping ??= (async () => {
           await otlp?.shutdown();

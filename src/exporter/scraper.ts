@@ -35,11 +35,12 @@ export class Scraper {
 
   /**
    * Builds every family from one fresh snapshot. `countDrops` is false for
-   * OTLP pushes, so series cut there are not counted twice.
+   * OTLP pushes, so series cut there are not counted twice; `nativeBuckets`
+   * (OTLP's exponential histograms) adds the native buckets to the snapshot.
    */
-  gather(countDrops = true): Gathered {
+  gather(countDrops = true, nativeBuckets = !countDrops): Gathered {
     const started = performance.now();
-    const snap = this.source.snapshot();
+    const snap = this.source.snapshot({ classicBoundsNs: this.opts.layout.boundsNs, buckets: nativeBuckets });
     const ctx = this.context(snap, countDrops);
     const families: MetricFamily[] = [];
     const runs: CollectorRun[] = [];

@@ -27,12 +27,21 @@ export interface SnapshotSource {
    * whose pids belong to the recording machine.
    */
   readonly hostPids: boolean;
-  snapshot(): Snapshot;
+  /**
+   * One snapshot. `classicBoundsNs` adds the classic slots per row (rows.classic);
+   * `buckets` adds the native buckets (for OTLP's exponential histograms).
+   */
+  snapshot(opts?: SnapshotOptions): Snapshot;
   /** Frees the native rows of VMs that exited (after their series expired). */
   forget(pids: number[]): void;
   /** Why the source stopped early, if it did. */
   failure(): string | undefined;
   stop(): Promise<void>;
+}
+
+export interface SnapshotOptions {
+  classicBoundsNs?: Float64Array;
+  buckets?: boolean;
 }
 
 export interface SourceOptions {
@@ -44,8 +53,16 @@ export interface SourceOptions {
   mmapPages?: string;
 }
 
-function snapshotOf(session: NativeSession, lostPerCpu: () => Float64Array): Snapshot {
-  const rows = session.query({ analysis: 'all', groupBy: 'vcpu', buckets: true });
+function snapshotOf(session: NativeSession, lostPerCpu: () => Float64Array, opts: SnapshotOptions = { buckets: true }): Snapshot {
+  // No percentiles: the exporter does not use them, and without them (and
+  // without native buckets) the native side copies no histogram.
+  const rows = session.query({
+    analysis: 'all',
+    groupBy: 'vcpu',
+    stats: false,
+    buckets: opts.buckets ?? false,
+    classicBoundsNs: opts.classicBoundsNs,
+  });
   return { rows, read: session.readStats(), lostPerCpu: lostPerCpu(), isa: session.info().isa };
 }
 
@@ -53,7 +70,7 @@ function fromLiveSession(session: LiveSession, kind: 'live' | 'replay'): Snapsho
   return {
     kind,
     hostPids: kind === 'live',
-    snapshot: () => snapshotOf(session, () => session.lostPerCpu()),
+    snapshot: (o) => snapshotOf(session, () => session.lostPerCpu(), o),
     forget: (pids) => session.forgetPids(pids),
     failure: () => session.sourceError(),
     stop: () => session.stop(),
@@ -79,7 +96,7 @@ export function sessionSource(session: NativeSession, hostPids = false): Snapsho
   return {
     kind: 'session',
     hostPids,
-    snapshot: () => snapshotOf(session, () => new Float64Array(0)),
+    snapshot: (o) => snapshotOf(session, () => new Float64Array(0), o),
     forget: (pids) => session.forgetPids(pids),
     failure: () => undefined,
     stop: async () => {},

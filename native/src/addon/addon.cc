@@ -10,6 +10,8 @@ Napi::Value StartReplay(const Napi::CallbackInfo& info);
 Napi::Value ProfileFile(const Napi::CallbackInfo& info);
 void RegisterLive(Napi::Env env, Napi::Object exports);
 void RegisterProfile(Napi::Env env, Napi::Object exports);
+Napi::Value WriteHistogramFamily(const Napi::CallbackInfo& info);
+Napi::Value RecordDurations(const Napi::CallbackInfo& info);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -19,6 +21,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("analyzeFile", Napi::Function::New(env, kvmlens_addon::AnalyzeFile));
   exports.Set("startReplay", Napi::Function::New(env, kvmlens_addon::StartReplay));
   exports.Set("profileFile", Napi::Function::New(env, kvmlens_addon::ProfileFile));
+  exports.Set("recordDurations", Napi::Function::New(env, kvmlens_addon::RecordDurations));
+  exports.Set("writeHistogramFamily", Napi::Function::New(env, kvmlens_addon::WriteHistogramFamily));
   kvmlens_addon::SessionWrap::Register(env, exports);
   kvmlens_addon::RegisterLive(env, exports);
   kvmlens_addon::RegisterProfile(env, exports);

@@ -1,11 +1,16 @@
 #include "addon/session_wrap.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "addon/js_errors.h"
 #include "core/errors.h"
+#include "core/flat_map.h"
 #include "kvm/stat_query.h"
 
 namespace kvmlens_addon {
@@ -19,8 +24,15 @@ namespace {
 
 Napi::FunctionReference* g_constructor = nullptr;
 
-// Parses {analysis, vcpu, pids, groupBy, buckets} into a StatQuery.
-bool parse_query(const Napi::Object& opts, StatQuery* q, bool* want_buckets, std::string* err) {
+// What a query returns besides the grouped rows.
+struct QueryExtras {
+  bool buckets = false;               // native buckets (offsets, lowerNs, upperNs, count)
+  bool stats = true;                  // mean, stddev, percentiles (else NaN)
+  std::vector<double> classic_bounds; // classic `le` bounds in ns (sorted); empty = none
+};
+
+// Parses {analysis, vcpu, pids, groupBy, buckets, stats, classicBoundsNs} into a StatQuery.
+bool parse_query(const Napi::Object& opts, StatQuery* q, QueryExtras* extras, std::string* err) {
   Napi::Value analysis = opts.Get("analysis");
   if (analysis.IsString()) {
     std::string a = analysis.As<Napi::String>();
@@ -47,8 +59,121 @@ bool parse_query(const Napi::Object& opts, StatQuery* q, bool* want_buckets, std
     else if (g == "vcpu") q->group_by = GroupBy::kVcpuKey;
     else { *err = "unknown groupBy '" + g + "'"; return false; }
   }
-  *want_buckets = opts.Get("buckets").ToBoolean();
+  extras->buckets = opts.Get("buckets").ToBoolean();
+  Napi::Value stats = opts.Get("stats");
+  if (stats.IsBoolean()) extras->stats = stats.As<Napi::Boolean>().Value();
+  Napi::Value bounds = opts.Get("classicBoundsNs");
+  if (!bounds.IsUndefined()) {
+    if (!bounds.IsTypedArray() || bounds.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+      *err = "classicBoundsNs must be a Float64Array";
+      return false;
+    }
+    Napi::Float64Array b = bounds.As<Napi::Float64Array>();
+    for (size_t i = 0; i < b.ElementLength(); i++) {
+      if (!(b[i] > 0) || (i > 0 && !(b[i] > b[i - 1]))) {
+        *err = "classicBoundsNs must be positive and strictly increasing";
+        return false;
+      }
+      extras->classic_bounds.push_back(b[i]);
+    }
+  }
   return true;
+}
+
+// slot_of[index] = the classic slot of native bucket `index`: the first bound
+// >= the bucket's exclusive upper edge (bounds.size() = above every bound).
+// Same rule as src/exporter/buckets/classic.ts.
+std::vector<uint16_t> classic_slot_table(const std::vector<double>& bounds) {
+  const int n = kvmlens::LatencyHistogram::kOctaves * kvmlens::LatencyHistogram::kSubBuckets;
+  std::vector<uint16_t> slot_of(n);
+  for (int i = 0; i < n; i++) {
+    const double upper = static_cast<double>(kvmlens::LatencyHistogram::upper_bound(i));
+    slot_of[i] = static_cast<uint16_t>(std::lower_bound(bounds.begin(), bounds.end(), upper) - bounds.begin());
+  }
+  return slot_of;
+}
+
+// Adds a histogram's buckets into `slots` (bounds + 1 of them, not cumulative).
+void add_classic(const kvmlens::LatencyHistogram& h, const std::vector<uint16_t>& slot_of, double* slots) {
+  h.add_to_slots(slot_of.data(), slots);
+}
+
+// The exporter's snapshot: grouped per (analysis, pid, vcpu, key, info) with
+// classic slots, count, sum, min, max and long count, straight from the
+// analyzer's rows. Unlike run_stat_query it copies no histogram (so no
+// allocation per row) and computes no percentile.
+struct GroupKeyHash {
+  size_t operator()(const std::tuple<int, int32_t, int64_t, uint64_t, uint32_t>& k) const {
+    uint64_t h = static_cast<uint64_t>(std::get<0>(k)) * 0x9E3779B97F4A7C15ULL;
+    h ^= static_cast<uint64_t>(static_cast<uint32_t>(std::get<1>(k))) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+    h ^= static_cast<uint64_t>(std::get<2>(k)) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+    h ^= std::get<3>(k) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+    h ^= static_cast<uint64_t>(std::get<4>(k)) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+    return static_cast<size_t>(h ^ (h >> 29));
+  }
+};
+
+// (analysis, key, info) -> the row name, made into a JS string once per
+// query: 30,000 rows share a few hundred names.
+struct NameKey {
+  int analysis;
+  uint64_t key;
+  uint32_t info;
+  bool operator==(const NameKey& o) const { return analysis == o.analysis && key == o.key && info == o.info; }
+};
+struct NameKeyHash {
+  size_t operator()(const NameKey& k) const {
+    uint64_t h = (k.key * 0x9E3779B97F4A7C15ULL) ^ (static_cast<uint64_t>(k.info) << 8) ^ static_cast<uint64_t>(k.analysis);
+    return static_cast<size_t>(h ^ (h >> 31));
+  }
+};
+struct CachedName {
+  Napi::Value name;
+  bool known;
+};
+
+struct LeanRow {
+  kvmlens::Analysis analysis;
+  int32_t pid;
+  int64_t vcpu;
+  uint64_t key;
+  uint32_t info;
+  uint64_t long_count, count, sum, min, max;
+};
+
+void lean_query(const kvmlens::KvmAnalyzer& analyzer, const StatQuery& q, const std::vector<uint16_t>& slot_of,
+                size_t slot_count, std::vector<LeanRow>* out, std::vector<double>* classic) {
+  using GroupKey = std::tuple<int, int32_t, int64_t, uint64_t, uint32_t>;
+  kvmlens::FlatMap<GroupKey, size_t, GroupKeyHash> index(analyzer.rows().size() + 16);
+  const bool keep_pid = q.group_by != GroupBy::kKey;
+  const bool keep_vcpu = q.group_by == GroupBy::kVcpuKey;
+  const std::vector<kvmlens::StatRow>& all = analyzer.rows();
+  for (size_t ri = 0; ri < all.size(); ri++) {
+    const kvmlens::StatRow& row = all[ri];
+    // The next row's counters load while this one is summed.
+    if (slot_count > 0 && ri + 1 < all.size()) all[ri + 1].hist.prefetch();
+    const kvmlens::LatencyHistogram& h = row.hist;
+    if (h.count() == 0) continue;  // reset_stats() leaves empty rows
+    if (!q.all_analyses && row.analysis != q.analysis) continue;
+    if (q.vcpu >= 0 && static_cast<int64_t>(row.vcpu) != q.vcpu) continue;
+    if (!q.pids.empty() && std::find(q.pids.begin(), q.pids.end(), row.pid) == q.pids.end()) continue;
+    GroupKey gk{static_cast<int>(row.analysis), keep_pid ? row.pid : -1,
+                keep_vcpu ? static_cast<int64_t>(row.vcpu) : -1, row.key, row.info};
+    bool inserted = false;
+    const size_t at = index.find_or_insert(gk, out->size(), &inserted);
+    if (inserted) {
+      out->push_back(LeanRow{row.analysis, std::get<1>(gk), std::get<2>(gk), row.key, row.info, 0, 0, 0,
+                             std::numeric_limits<uint64_t>::max(), 0});
+      classic->resize(classic->size() + slot_count, 0.0);
+    }
+    LeanRow& r = (*out)[at];
+    r.long_count += row.long_count;
+    r.count += h.count();
+    r.sum += h.sum();
+    r.min = std::min(r.min, h.min());
+    r.max = std::max(r.max, h.max());
+    if (slot_count > 0) add_classic(h, slot_of, classic->data() + at * slot_count);
+  }
 }
 
 Napi::Float64Array column(Napi::Env env, const std::vector<double>& v) {
@@ -235,19 +360,29 @@ Napi::Value SessionWrap::ReadStats(const Napi::CallbackInfo& info) {
 Napi::Value SessionWrap::Query(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   StatQuery q;
-  bool want_buckets = false;
+  QueryExtras extras;
   std::string err;
   if (info.Length() > 0 && info[0].IsObject() &&
-      !parse_query(info[0].As<Napi::Object>(), &q, &want_buckets, &err)) {
+      !parse_query(info[0].As<Napi::Object>(), &q, &extras, &err)) {
     make_error(env, err, "EARG").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  const bool want_buckets = extras.buckets;
+  const bool want_classic = !extras.classic_bounds.empty();
+  const size_t slot_count = want_classic ? extras.classic_bounds.size() + 1 : 0;
+  std::vector<uint16_t> slot_of;
+  if (want_classic) slot_of = classic_slot_table(extras.classic_bounds);
+  // Without percentiles or native buckets, no merged histogram is needed.
+  const bool lean = !extras.stats && !want_buckets;
   std::vector<QueryRow> rows;
+  std::vector<LeanRow> lean_rows;
+  std::vector<double> classic;
   {
     std::lock_guard<std::mutex> hold(analysis_->mutex);
-    rows = kvmlens::run_stat_query(*analysis_->analyzer, q);
+    if (lean) lean_query(*analysis_->analyzer, q, slot_of, slot_count, &lean_rows, &classic);
+    else rows = kvmlens::run_stat_query(*analysis_->analyzer, q);
   }
-  const size_t n = rows.size();
+  const size_t n = lean ? lean_rows.size() : rows.size();
   Napi::Uint8Array analysis = Napi::Uint8Array::New(env, n);
   Napi::Int32Array pid = Napi::Int32Array::New(env, n);
   Napi::BigUint64Array key = Napi::BigUint64Array::New(env, n);
@@ -259,38 +394,69 @@ Napi::Value SessionWrap::Query(const Napi::CallbackInfo& info) {
   std::vector<uint32_t> bucket_offsets;
   std::vector<double> bucket_lower, bucket_upper, bucket_count;
   std::vector<kvmlens::LatencyHistogram::Bucket> scratch;
+  if (!lean && want_classic) classic.assign(n * slot_count, 0.0);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::unordered_map<NameKey, CachedName, NameKeyHash> name_cache;
   for (size_t i = 0; i < n; i++) {
-    const QueryRow& r = rows[i];
-    analysis[i] = static_cast<uint8_t>(r.analysis);
-    pid[i] = r.pid;
-    key[i] = r.key;
-    key_info[i] = r.info;
-    bool is_known = true;
-    names.Set(static_cast<uint32_t>(i), analysis_->analyzer->key_name(r.analysis, r.key, r.info, &is_known));
-    known[i] = is_known ? 1 : 0;
-    vcpu[i] = static_cast<double>(r.vcpu);
-    count[i] = static_cast<double>(r.hist.count());
-    sum[i] = static_cast<double>(r.hist.sum());
-    min[i] = static_cast<double>(r.hist.min());
-    max[i] = static_cast<double>(r.hist.max());
-    mean[i] = r.hist.mean();
-    stddev[i] = std::sqrt(r.hist.variance());
-    rel[i] = r.hist.rel_stddev_percent();
-    longc[i] = static_cast<double>(r.long_count);
-    p50[i] = static_cast<double>(r.hist.quantile(0.5));
-    p90[i] = static_cast<double>(r.hist.quantile(0.9));
-    p99[i] = static_cast<double>(r.hist.quantile(0.99));
-    p999[i] = static_cast<double>(r.hist.quantile(0.999));
-    if (want_buckets) {
-      bucket_offsets.push_back(static_cast<uint32_t>(bucket_lower.size()));
-      scratch.clear();
-      r.hist.buckets(&scratch);
-      for (const auto& b : scratch) {
-        bucket_lower.push_back(static_cast<double>(b.lower));
-        bucket_upper.push_back(static_cast<double>(b.upper));
-        bucket_count.push_back(static_cast<double>(b.count));
+    kvmlens::Analysis a;
+    int32_t row_pid;
+    int64_t row_vcpu;
+    uint64_t row_key;
+    uint32_t row_info;
+    if (lean) {
+      const LeanRow& r = lean_rows[i];
+      a = r.analysis, row_pid = r.pid, row_vcpu = r.vcpu, row_key = r.key, row_info = r.info;
+      count[i] = static_cast<double>(r.count);
+      sum[i] = static_cast<double>(r.sum);
+      min[i] = static_cast<double>(r.min);
+      max[i] = static_cast<double>(r.max);
+      longc[i] = static_cast<double>(r.long_count);
+      mean[i] = stddev[i] = rel[i] = p50[i] = p90[i] = p99[i] = p999[i] = nan;
+    } else {
+      const QueryRow& r = rows[i];
+      a = r.analysis, row_pid = r.pid, row_vcpu = r.vcpu, row_key = r.key, row_info = r.info;
+      count[i] = static_cast<double>(r.hist.count());
+      sum[i] = static_cast<double>(r.hist.sum());
+      min[i] = static_cast<double>(r.hist.min());
+      max[i] = static_cast<double>(r.hist.max());
+      longc[i] = static_cast<double>(r.long_count);
+      if (extras.stats) {
+        mean[i] = r.hist.mean();
+        stddev[i] = std::sqrt(r.hist.variance());
+        rel[i] = r.hist.rel_stddev_percent();
+        p50[i] = static_cast<double>(r.hist.quantile(0.5));
+        p90[i] = static_cast<double>(r.hist.quantile(0.9));
+        p99[i] = static_cast<double>(r.hist.quantile(0.99));
+        p999[i] = static_cast<double>(r.hist.quantile(0.999));
+      } else {
+        mean[i] = stddev[i] = rel[i] = p50[i] = p90[i] = p99[i] = p999[i] = nan;
+      }
+      if (want_classic) add_classic(r.hist, slot_of, classic.data() + i * slot_count);
+      if (want_buckets) {
+        bucket_offsets.push_back(static_cast<uint32_t>(bucket_lower.size()));
+        scratch.clear();
+        r.hist.buckets(&scratch);
+        for (const auto& b : scratch) {
+          bucket_lower.push_back(static_cast<double>(b.lower));
+          bucket_upper.push_back(static_cast<double>(b.upper));
+          bucket_count.push_back(static_cast<double>(b.count));
+        }
       }
     }
+    analysis[i] = static_cast<uint8_t>(a);
+    pid[i] = row_pid;
+    key[i] = row_key;
+    key_info[i] = row_info;
+    const NameKey nk{static_cast<int>(a), row_key, row_info};
+    auto cached = name_cache.find(nk);
+    if (cached == name_cache.end()) {
+      bool is_known = true;
+      Napi::Value v = Napi::String::New(env, analysis_->analyzer->key_name(a, row_key, row_info, &is_known));
+      cached = name_cache.emplace(nk, CachedName{v, is_known}).first;
+    }
+    names.Set(static_cast<uint32_t>(i), cached->second.name);
+    known[i] = cached->second.known ? 1 : 0;
+    vcpu[i] = static_cast<double>(row_vcpu);
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("length", static_cast<double>(n));
@@ -313,6 +479,7 @@ Napi::Value SessionWrap::Query(const Napi::CallbackInfo& info) {
   o.Set("p90Ns", column(env, p90));
   o.Set("p99Ns", column(env, p99));
   o.Set("p999Ns", column(env, p999));
+  if (want_classic) o.Set("classic", column(env, classic));
   if (want_buckets) {
     bucket_offsets.push_back(static_cast<uint32_t>(bucket_lower.size()));
     Napi::Object b = Napi::Object::New(env);

@@ -156,4 +156,27 @@ void LatencyHistogram::buckets(std::vector<Bucket>* out) const {
   }
 }
 
+void LatencyHistogram::prefetch() const {
+  for (int k = 0; k < kOctaves; k++) {
+    if (!octaves_[k]) continue;
+    const char* p = reinterpret_cast<const char*>(octaves_[k].get());
+    for (int line = 0; line < kSubBuckets * 8; line += 64) __builtin_prefetch(p + line);
+  }
+}
+
+void LatencyHistogram::add_to_slots(const uint16_t* slot_of, double* slots) const {
+  for (int k = 0; k < kOctaves; k++) {
+    if (!octaves_[k]) continue;
+    const uint64_t* c = octaves_[k].get();
+    const uint16_t* slot = slot_of + k * kSubBuckets;
+    if (slot[0] == slot[kSubBuckets - 1]) {
+      uint64_t n = 0;
+      for (int s = 0; s < kSubBuckets; s++) n += c[s];
+      slots[slot[0]] += static_cast<double>(n);
+    } else {
+      for (int s = 0; s < kSubBuckets; s++) slots[slot[s]] += static_cast<double>(c[s]);
+    }
+  }
+}
+
 }  // namespace kvmlens

@@ -40,6 +40,15 @@ class LatencyHistogram {
   struct Bucket { uint64_t lower, upper, count; };
   void buckets(std::vector<Bucket>* out) const;
 
+  // Adds every bucket's count to slots[slot_of[index]] (slot_of has one entry
+  // per global index, non-decreasing): the exporter's classic buckets. An
+  // octave whose buckets share one slot is summed as a block.
+  void add_to_slots(const uint16_t* slot_of, double* slots) const;
+  // Asks the CPU to start loading the counters (before add_to_slots on a
+  // histogram that is probably not in cache: the octave blocks are separate
+  // allocations, so each would otherwise be a serial cache miss).
+  void prefetch() const;
+
   static int index_of(uint64_t value);     // global bucket index
   static uint64_t lower_bound(int index);
   static uint64_t upper_bound(int index);  // exclusive (saturating)

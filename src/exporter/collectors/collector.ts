@@ -28,7 +28,12 @@ export interface Collector {
 /** Merges snapshot row `i` into a histogram child. */
 export function addRow(child: HistogramChild, ctx: ScrapeContext, i: number) {
   const rows = ctx.snap.rows;
-  if (rows.buckets) addRowToSlots(rows.buckets, i, ctx.layout.boundsNs, child.slots);
+  const { classic } = rows;
+  if (classic) {
+    const n = child.slots.length;
+    const base = i * n;
+    for (let j = 0; j < n; j++) child.slots[j] += classic[base + j];
+  } else if (rows.buckets) addRowToSlots(rows.buckets, i, ctx.layout.boundsNs, child.slots);
   child.count += rows.count[i];
   child.sumSeconds += rows.sumNs[i] / 1e9;
   child.minNs = Math.min(child.minNs, rows.minNs[i]);

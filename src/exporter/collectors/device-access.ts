@@ -34,14 +34,16 @@ export function deviceAccessCollector(spec: DeviceAccessSpec): Collector {
       for (let i = 0; i < rows.length; i++) {
         if (rows.analysis[i] !== spec.analysis || !ctx.exported[i]) continue;
         const pid = rows.pid[i];
-        const labels: Labels = {
-          pid: String(pid),
-          vm: ctx.vms.info(pid).vm,
-          vcpu: String(rows.vcpu[i]),
-          direction: spec.direction(rows.info[i]),
-        };
-        if (spec.keyLabel) labels[spec.keyLabel.name] = spec.keyLabel.top.label(rows.key[i]);
-        addRow(builder.child(labels), ctx, i);
+        const vcpu = rows.vcpu[i];
+        const direction = spec.direction(rows.info[i]);
+        const keyLabel = spec.keyLabel ? spec.keyLabel.top.label(rows.key[i]) : '';
+        // vm follows from pid: (pid, vcpu, direction, key label) names the child.
+        const child = builder.childFor(`${pid}\u0000${vcpu}\u0000${direction}\u0000${keyLabel}`, () => {
+          const labels: Labels = { pid: String(pid), vm: ctx.vms.info(pid).vm, vcpu: String(vcpu), direction };
+          if (spec.keyLabel) labels[spec.keyLabel.name] = keyLabel;
+          return labels;
+        });
+        addRow(child, ctx, i);
       }
       return [
         {

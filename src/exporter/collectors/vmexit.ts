@@ -12,13 +12,16 @@ export function vmexitCollector(keepReason: (reason: string) => boolean): Collec
       for (let i = 0; i < rows.length; i++) {
         if (rows.analysis[i] !== ANALYSIS_CODE.vmexit || !ctx.exported[i] || !keepReason(rows.name[i])) continue;
         const pid = rows.pid[i];
-        const child = builder.child({
+        const vcpu = rows.vcpu[i];
+        const reason = rows.name[i];
+        // vm follows from pid and isa is the recording's: (pid, vcpu, reason) names the child.
+        const child = builder.childFor(`${pid}\u0000${vcpu}\u0000${reason}`, () => ({
           pid: String(pid),
           vm: ctx.vms.info(pid).vm,
-          vcpu: String(rows.vcpu[i]),
-          reason: rows.name[i],
+          vcpu: String(vcpu),
+          reason,
           isa: ctx.snap.isa,
-        });
+        }));
         addRow(child, ctx, i);
       }
       return [

@@ -6,14 +6,22 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import express, { type Request, type Response } from 'express';
+import { acceptsGzip, type Exposition } from '../exposition.ts';
 import { basicAuth } from './basic-auth.ts';
 import { formatListenAddress, type ListenAddress } from './listen-address.ts';
 import type { WebConfig } from './web-config.ts';
 
+export interface RenderedMetrics {
+  contentType: string;
+  body: Exposition;
+  /** The body gzipped (computed once, on first use). */
+  gzip(): Promise<Buffer>;
+}
+
 export interface WebHandlers {
   telemetryPath: string;
   /** Renders the exposition for a negotiated content type. */
-  metrics(accept: string | undefined): Promise<{ contentType: string; body: string }>;
+  render(accept: string | undefined): Promise<RenderedMetrics>;
   /** undefined = ready; else the reason it is not. */
   notReady(): string | undefined;
 }
@@ -65,8 +73,15 @@ export function buildApp(handlers: WebHandlers, config: WebConfig): express.Expr
   });
   app.get(handlers.telemetryPath, async (req: Request, res: Response) => {
     try {
-      const { contentType, body } = await handlers.metrics(req.headers.accept);
-      res.set('Content-Type', contentType).send(body);
+      const rendered = await handlers.render(req.headers.accept);
+      // Prometheus sends Accept-Encoding: gzip; the text shrinks ~15 times.
+      const gzip = acceptsGzip(req.headers['accept-encoding']);
+      const chunks = gzip ? [await rendered.gzip()] : rendered.body.chunks;
+      res.set('Content-Type', rendered.contentType).set('Vary', 'Accept-Encoding');
+      if (gzip) res.set('Content-Encoding', 'gzip');
+      res.set('Content-Length', String(chunks.reduce((n, c) => n + c.length, 0)));
+      for (const c of chunks) res.write(c);
+      res.end();
     } catch (err) {
       res.status(500).type('text/plain').send(`error gathering metrics: ${err instanceof Error ? err.message : err}\n`);
     }
