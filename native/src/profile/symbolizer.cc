@@ -186,19 +186,28 @@ void Symbolizer::load_user(Dso& d) {
   // perf's order: the first file with a .symtab gives the symbols; the
   // first runtime image (build-id cache copy, else the path) gives the load
   // segments that turn file offsets into the symbols' addresses.
-  const std::string bid = elf::hex(d.build_id);
   std::string path = d.long_name;
   if (d.kind == DsoKind::kGuestUser) {
     if (options_.guest_mount.empty()) return;  // guest user code resolves only through --guestmount
     path = guest_root(d.machine) + d.long_name;
   }
+  // Without a recorded build-id, the file's own one finds its debug files (as perf).
+  std::string effective = d.build_id;
+  if (effective.empty() && d.kind != DsoKind::kVdso) {
+    std::vector<uint8_t> bytes;
+    std::string err;
+    elf::ElfImage probe;
+    if (elf::read_file(path, &bytes, &err) && elf::parse_elf(bytes.data(), bytes.size(), &probe, nullptr, &err))
+      effective = probe.build_id;
+  }
+  const std::string bid = elf::hex(effective);
   struct Candidate {
     std::string path;
     bool runtime;
   };
   std::vector<Candidate> candidates;
   const std::string cache =
-      d.build_id.empty() ? std::string() : buildid_dir() + (d.long_name[0] == '/' ? "" : "/") + d.long_name + "/" + bid;
+      effective.empty() ? std::string() : buildid_dir() + (d.long_name[0] == '/' ? "" : "/") + d.long_name + "/" + bid;
   if (!cache.empty()) {
     if (d.kind == DsoKind::kVdso) {
       candidates.push_back({cache + "/vdso", true});
@@ -226,7 +235,7 @@ void Symbolizer::load_user(Dso& d) {
       problem = c.path + ": " + err;
       continue;
     }
-    if (!d.build_id.empty() && !image.build_id.empty() && image.build_id != d.build_id) {
+    if (!effective.empty() && !image.build_id.empty() && image.build_id != effective) {
       problem = c.path + ": build-id " + elf::hex(image.build_id) + " does not match the recording's " + bid;
       continue;
     }
