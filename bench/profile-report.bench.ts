@@ -105,15 +105,16 @@ async function main() {
   const same = top(p) === top(k);
   await measure('cat', [file]);
   // Output to /dev/null (spawned with ignored stdio), each process measured itself.
-  const [cat, perf, ours] = await bestOf([
+  const [cat, startup, perf, ours] = await bestOf([
     ['cat', [file]],
+    [kvmlens[0], [...kvmlens.slice(1), '--help']],
     ['perf', ['report', '--stdio', '-i', file]],
     [kvmlens[0], [...kvmlens.slice(1), '--host', 'report', '-i', file]],
   ]);
   console.log(`\n${file}: ${samples} samples, ${(size / 1e6).toFixed(0)} MB; top 50 entries identical: ${same ? 'yes' : 'NO'}`);
   console.log('| tool | wall s | peak RSS MB | peak heap (RssAnon) MB |');
   console.log('|---|---|---|---|');
-  for (const [name, r] of [['cat (floor)', cat], ['perf report --stdio', perf], ['kvmlens --host report', ours]] as const) {
+  for (const [name, r] of [['cat (floor)', cat], ['kvmlens --help (start-up)', startup], ['perf report --stdio', perf], ['kvmlens --host report', ours]] as const) {
     console.log(`| ${name} | ${r.wallS.toFixed(3)} | ${r.peakRssMB.toFixed(0)} | ${r.peakAnonMB.toFixed(0)} |`);
   }
   console.log(`speed-up over perf: ${(perf.wallS / ours.wallS).toFixed(2)}x; heap perf/kvmlens: ${(perf.peakAnonMB / ours.peakAnonMB).toFixed(1)}x`);

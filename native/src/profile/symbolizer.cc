@@ -63,9 +63,7 @@ DsoId Symbolizer::guest_kernel(int32_t machine) {
   Dso d;
   d.machine = machine;
   d.kind = DsoKind::kGuestKernel;
-  d.long_name = d.short_name =
-      machine > 0 && !options_.guest_mount.empty() ? "[guest.kernel.kallsyms." + std::to_string(machine) + "]"
-                                                   : "[guest.kernel.kallsyms]";
+  d.long_name = d.short_name = "[guest.kernel.kallsyms]";  // perf names every guest's kernel so
   return intern(std::to_string(machine) + "|[guest.kernel]", std::move(d));
 }
 
