@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { havePerf, kvmlens, perf, rows, withoutTip } from './support/profile-oracle.ts';
+import { havePerf, kvmlens, perf, rows, run, withoutTip } from './support/profile-oracle.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kvmlens-profile-'));
 const A = join(dir, 'a.data');
@@ -129,17 +129,30 @@ if (!havePerf()) {
   });
 
   for (const extra of [[], ['--with-hits']]) {
-    test(`buildid-list ${extra.join(' ')}: the same lines as perf buildid-list`, () => {
+    test(`buildid-list ${extra.join(' ')}: the same lines as perf buildid-list and perf kvm buildid-list`, () => {
       for (const f of [A, K]) {
         const p = perf(['buildid-list', '-i', f, ...extra]);
         assert.is(p.status, 0, p.stderr);
-        const k = kvmlens(['buildid-list', '-i', f, ...extra]);
+        const k = kvmlens(['--host', 'buildid-list', '-i', f, ...extra]);
         assert.is(k.status, 0, k.stderr);
         assert.ok(p.stdout.includes('[kernel.kallsyms]'));
         assert.is(k.stdout, p.stdout);
+        const pk = perf(['kvm', '-i', f, 'buildid-list', ...extra]);
+        assert.is(kvmlens(['-i', f, 'buildid-list', ...extra]).stdout, pk.stdout);
       }
     });
   }
+
+  test('buildid-list of pipe input: the DSOs with samples, build-ids blank, as perf', () => {
+    const pipe = join(dir, 'pipe.data');
+    const r = run('sh', ['-c', `perf record -q -e cpu-clock -o - -- ls -R /usr/share/doc > '${pipe}' 2>/dev/null`]);
+    assert.is(r.status, 0, r.stderr);
+    const p = perf(['kvm', '--host', '-i', pipe, 'buildid-list']);
+    assert.ok(p.stdout.includes('[kernel.kallsyms]'));
+    assert.is(kvmlens(['--host', '-i', pipe, 'buildid-list']).stdout, p.stdout);
+    const rep = perf(['report', '--stdio', '-i', pipe]);
+    assert.fixture(kvmlens(['--host', 'report', '-i', pipe]).stdout, withoutTip(rep.stdout));
+  });
 }
 
 test.run();
