@@ -75,6 +75,18 @@ if (!havePerf()) {
     }
   });
 
+  test('report on a C++ program (node): demangled names as perf prints them, [JIT] maps', () => {
+    const N = join(dir, 'node.data');
+    const r = perf(['record', '-q', '-e', 'cpu-clock', '-o', N, '--', process.execPath, '-e',
+      'let s = 0; for (let i = 0; i < 2e7; i++) s += Math.sqrt(i); const a = []; for (let i = 0; i < 1e5; i++) a.push({ i }); JSON.stringify(a)']);
+    assert.is(r.status, 0, r.stderr);
+    const p = perf(['report', '--stdio', '-i', N]);
+    const k = kvmlens(['--host', 'report', '-i', N]);
+    assert.is(k.status, 0, k.stderr);
+    assert.ok(/\[\.\] v8::internal::\S+/.test(p.stdout), 'perf shows demangled v8 names');
+    assert.fixture(k.stdout, withoutTip(p.stdout));
+  });
+
   test('report on a perf kvm --host record file: equal to perf kvm --host report --stdio', () => {
     const p = perf(['kvm', '--host', '-i', K, 'report', '--stdio']);
     assert.is(p.status, 0, p.stderr);
