@@ -122,17 +122,23 @@ if (!havePerf()) {
     assert.is(sum, doc.events[0].period);
   });
 
-  test('diff OLD NEW: the same text as perf diff', () => {
+  test('diff OLD NEW: the same text as perf diff (--host) and perf kvm diff (guest only)', () => {
     const p = perf(['diff', A, B]);
     assert.is(p.status, 0, p.stderr);
-    const k = kvmlens(['diff', A, B]);
+    const k = kvmlens(['--host', 'diff', A, B]);
     assert.is(k.status, 0, k.stderr);
     assert.ok(rows(p.stdout).length > 20);
     assert.fixture(k.stdout, p.stdout);
+    for (const sort of ['dso', 'comm,dso']) {
+      assert.fixture(kvmlens(['--host', 'diff', A, B, '--sort', sort]).stdout, perf(['diff', A, B, '--sort', sort]).stdout);
+    }
+    const g = kvmlens(['diff', A, B]);
+    assert.fixture(g.stdout, perf(['kvm', 'diff', A, B]).stdout);
+    assert.match(g.stderr, /host samples of 'cpu-clock' are not shown/);
   });
 
   test('diff --json carries baseline and delta', () => {
-    const k = kvmlens(['diff', A, B, '--json']);
+    const k = kvmlens(['--host', 'diff', A, B, '--json']);
     const doc = JSON.parse(k.stdout);
     const e = doc.events[0].entries;
     assert.ok(e.length > 20);

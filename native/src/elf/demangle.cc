@@ -68,7 +68,8 @@ std::string strip_signature(const std::string& d) {
 }
 
 std::string demangle(const std::string& mangled) {
-  if (mangled.size() < 3 || mangled[0] != '_' || mangled[1] != 'Z') return mangled;
+  // Bounded: the demangler recurses, and names come from untrusted files.
+  if (mangled.size() < 3 || mangled.size() > 4096 || mangled[0] != '_' || mangled[1] != 'Z') return mangled;
   // Versioned names (foo@@GLIBCXX_3.4) demangle without their version.
   size_t at = mangled.find('@');
   std::string base = at == std::string::npos ? mangled : mangled.substr(0, at);
