@@ -95,6 +95,17 @@ if (!havePerf()) {
     assert.fixture(k.stdout, withoutTip(p.stdout));
   });
 
+  test('report on the bundled recordings (kvm tracepoints, several events, kernel modules, no samples): as perf kvm --host report', () => {
+    const fixtures = join(import.meta.dirname, 'fixtures');
+    for (const f of ['vm/perf-kvm-amd.data', 'perf-sched-switch.data', 'kvm-amd-sample.data', 'perf-kvm-stat-record-empty.data']) {
+      const file = join(fixtures, f);
+      const p = perf(['kvm', '--host', '-i', file, 'report', '--stdio']);
+      const k = kvmlens(['--host', '-i', file, 'report']);
+      assert.is(k.status, 0, k.stderr);
+      assert.fixture(k.stdout, withoutTip(p.stdout), f);
+    }
+  });
+
   test('report without --host hides host samples, as perf kvm report does, and says so', () => {
     const p = perf(['kvm', '-i', A, 'report', '--stdio']);
     const k = kvmlens(['-i', A, 'report']);
