@@ -190,6 +190,20 @@ if (!syms.dir) {
     for (const c of counts.filter((x) => x.dso === '[kvm]')) assert.ok(new RegExp(`\\[kvm\\]\\s+\\[g\\] ${c.name}\\n`).test(r.stdout), c.name);
   });
 
+  test('--guestmount: GUESTMOUNT/PID/proc/{kallsyms,modules} per guest; a missing one is named', () => {
+    const mount = join(dir, 'guests');
+    mkdirSync(join(mount, String(GUEST_PID), 'proc'), { recursive: true });
+    writeFileSync(join(mount, String(GUEST_PID), 'proc', 'kallsyms'), readFileSync(kallsymsFile));
+    writeFileSync(join(mount, String(GUEST_PID), 'proc', 'modules'), readFileSync(modulesFile));
+    const r = kvmlens([`--guestmount=${mount}`, 'report', '-i', bareFile]);
+    assert.is(r.status, 0, r.stderr);
+    for (const c of counts) assert.match(r.stdout, new RegExp(`${c.dso.replace(/[[\].]/g, '\\$&')}\\s+\\[g\\] ${c.name}\\n`));
+    const gone = join(dir, 'no-guests');
+    const m = kvmlens([`--guestmount=${gone}`, 'report', '-i', bareFile]);
+    assert.is(m.status, 0);
+    assert.match(m.stderr, new RegExp(`guest kallsyms ${gone}/${GUEST_PID}/proc/kallsyms: cannot read`));
+  });
+
   test('bad guest symbol files: one warning naming the file, the report still prints with raw addresses', () => {
     const garbage = join(dir, 'garbage.kallsyms');
     writeFileSync(garbage, 'this is not\na kallsyms file\n');

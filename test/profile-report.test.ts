@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { havePerf, kvmlens, perf, rows, withoutTip } from './support/profile-oracle.ts';
+import { havePerf, kvmlens, perf, rows, run, withoutTip } from './support/profile-oracle.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kvmlens-profile-'));
 const A = join(dir, 'a.data');
@@ -75,12 +75,35 @@ if (!havePerf()) {
     }
   });
 
+  test('report on a C++ program (node): demangled names as perf prints them, [JIT] maps', () => {
+    const N = join(dir, 'node.data');
+    const r = perf(['record', '-q', '-e', 'cpu-clock', '-o', N, '--', process.execPath, '-e',
+      'let s = 0; for (let i = 0; i < 2e7; i++) s += Math.sqrt(i); const a = []; for (let i = 0; i < 1e5; i++) a.push({ i }); JSON.stringify(a)']);
+    assert.is(r.status, 0, r.stderr);
+    const p = perf(['report', '--stdio', '-i', N]);
+    const k = kvmlens(['--host', 'report', '-i', N]);
+    assert.is(k.status, 0, k.stderr);
+    assert.ok(/\[\.\] v8::internal::\S+/.test(p.stdout), 'perf shows demangled v8 names');
+    assert.fixture(k.stdout, withoutTip(p.stdout));
+  });
+
   test('report on a perf kvm --host record file: equal to perf kvm --host report --stdio', () => {
     const p = perf(['kvm', '--host', '-i', K, 'report', '--stdio']);
     assert.is(p.status, 0, p.stderr);
     const k = kvmlens(['--host', '-i', K, 'report']);
     assert.is(k.status, 0, k.stderr);
     assert.fixture(k.stdout, withoutTip(p.stdout));
+  });
+
+  test('report on the bundled recordings (kvm tracepoints, several events, kernel modules, no samples): as perf kvm --host report', () => {
+    const fixtures = join(import.meta.dirname, 'fixtures');
+    for (const f of ['vm/perf-kvm-amd.data', 'perf-sched-switch.data', 'kvm-amd-sample.data', 'perf-kvm-stat-record-empty.data']) {
+      const file = join(fixtures, f);
+      const p = perf(['kvm', '--host', '-i', file, 'report', '--stdio']);
+      const k = kvmlens(['--host', '-i', file, 'report']);
+      assert.is(k.status, 0, k.stderr);
+      assert.fixture(k.stdout, withoutTip(p.stdout), f);
+    }
   });
 
   test('report without --host hides host samples, as perf kvm report does, and says so', () => {
@@ -110,17 +133,23 @@ if (!havePerf()) {
     assert.is(sum, doc.events[0].period);
   });
 
-  test('diff OLD NEW: the same text as perf diff', () => {
+  test('diff OLD NEW: the same text as perf diff (--host) and perf kvm diff (guest only)', () => {
     const p = perf(['diff', A, B]);
     assert.is(p.status, 0, p.stderr);
-    const k = kvmlens(['diff', A, B]);
+    const k = kvmlens(['--host', 'diff', A, B]);
     assert.is(k.status, 0, k.stderr);
     assert.ok(rows(p.stdout).length > 20);
     assert.fixture(k.stdout, p.stdout);
+    for (const sort of ['dso', 'comm,dso']) {
+      assert.fixture(kvmlens(['--host', 'diff', A, B, '--sort', sort]).stdout, perf(['diff', A, B, '--sort', sort]).stdout);
+    }
+    const g = kvmlens(['diff', A, B]);
+    assert.fixture(g.stdout, perf(['kvm', 'diff', A, B]).stdout);
+    assert.match(g.stderr, /host samples of 'cpu-clock' are not shown/);
   });
 
   test('diff --json carries baseline and delta', () => {
-    const k = kvmlens(['diff', A, B, '--json']);
+    const k = kvmlens(['--host', 'diff', A, B, '--json']);
     const doc = JSON.parse(k.stdout);
     const e = doc.events[0].entries;
     assert.ok(e.length > 20);
@@ -129,17 +158,30 @@ if (!havePerf()) {
   });
 
   for (const extra of [[], ['--with-hits']]) {
-    test(`buildid-list ${extra.join(' ')}: the same lines as perf buildid-list`, () => {
+    test(`buildid-list ${extra.join(' ')}: the same lines as perf buildid-list and perf kvm buildid-list`, () => {
       for (const f of [A, K]) {
         const p = perf(['buildid-list', '-i', f, ...extra]);
         assert.is(p.status, 0, p.stderr);
-        const k = kvmlens(['buildid-list', '-i', f, ...extra]);
+        const k = kvmlens(['--host', 'buildid-list', '-i', f, ...extra]);
         assert.is(k.status, 0, k.stderr);
         assert.ok(p.stdout.includes('[kernel.kallsyms]'));
         assert.is(k.stdout, p.stdout);
+        const pk = perf(['kvm', '-i', f, 'buildid-list', ...extra]);
+        assert.is(kvmlens(['-i', f, 'buildid-list', ...extra]).stdout, pk.stdout);
       }
     });
   }
+
+  test('buildid-list of pipe input: the DSOs with samples, build-ids blank, as perf', () => {
+    const pipe = join(dir, 'pipe.data');
+    const r = run('sh', ['-c', `perf record -q -e cpu-clock -o - -- ls -R /usr/share/doc > '${pipe}' 2>/dev/null`]);
+    assert.is(r.status, 0, r.stderr);
+    const p = perf(['kvm', '--host', '-i', pipe, 'buildid-list']);
+    assert.ok(p.stdout.includes('[kernel.kallsyms]'));
+    assert.is(kvmlens(['--host', '-i', pipe, 'buildid-list']).stdout, p.stdout);
+    const rep = perf(['report', '--stdio', '-i', pipe]);
+    assert.fixture(kvmlens(['--host', 'report', '-i', pipe]).stdout, withoutTip(rep.stdout));
+  });
 }
 
 test.run();

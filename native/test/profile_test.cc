@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "check.h"
+#include "elf/demangle.h"
 #include "elf/elf_reader.h"
 #include "perf/perf_abi.h"
 #include "profile/profile_aggregator.h"
@@ -70,6 +71,24 @@ void test_modules() {
   std::vector<ModuleRange> none;
   CHECK(!parse_modules("x\n", 2, &none, &err));
   CHECK(module_short_name("/lib/modules/6.1/kernel/arch/x86/kvm/kvm-amd.ko.xz") == "[kvm_amd]");
+}
+
+void test_demangle() {
+  CHECK(elf::demangle("_ZN2v88internal9Scavenger14ScavengeObjectINS0_18FullHeapObjectSlotEEENS0_18SlotCallbackResultET_NS0_10HeapObjectE") ==
+        "v8::internal::Scavenger::ScavengeObject<v8::internal::FullHeapObjectSlot>");
+  CHECK(elf::demangle("_ZN2v88internal12_GLOBAL__N_118IterateObjectCacheEPNS0_7IsolateE") ==
+        "v8::internal::(anonymous namespace)::IterateObjectCache");
+  CHECK(elf::demangle("main") == "main");
+  CHECK(elf::demangle("_Znot_valid") == "_Znot_valid");
+  CHECK(elf::strip_signature("foo(int) const [clone .cold]") == "foo");
+  CHECK(elf::strip_signature("unsigned long ns::f<int>(char)") == "ns::f<int>");
+  CHECK(elf::strip_signature("ns::C::operator new(unsigned long)") == "ns::C::operator new");
+  CHECK(elf::strip_signature("ns::f({lambda(int)#1}&&)") == "ns::f");
+  CHECK(elf::strip_signature("ns::g()::{lambda(int)#1}::operator()(int) const") == "ns::g()::{lambda(int)#1}::operator()");
+  CHECK(elf::strip_signature("non-virtual thunk to A::f(int)") == "non-virtual thunk to A::f(int)");
+  CHECK(elf::strip_signature("vtable for A") == "vtable for A");
+  CHECK(elf::strip_signature("((((") == "((((");
+  CHECK(elf::strip_signature(")))") == ")))");
 }
 
 void test_elf(const char* self) {
@@ -262,6 +281,7 @@ int main(int argc, char** argv) {
   (void)argc;
   test_kallsyms();
   test_modules();
+  test_demangle();
   test_elf(argv[0]);
   test_aggregator();
   return finish("profile_test");

@@ -14,7 +14,9 @@ export function buildidListCommand(globals: () => GlobalOptions): Command {
     .summary('list the build-ids in a recording (perf kvm buildid-list)')
     .description(
       'Prints "BUILDID PATH" for every DSO whose build-id the recording carries (HEADER_BUILD_ID),\n' +
-        'as perf buildid-list does; --with-hits only those that had samples.',
+        'as perf kvm buildid-list does; --with-hits only those that had samples (host samples\n' +
+        'count with --host, as in perf kvm). Without HEADER_BUILD_ID (pipe input) the DSOs with\n' +
+        'samples are listed, their build-id column blank, as perf does.',
     )
     .option('-i, --input <file>', 'input file (default: perf.data.guest; also accepted before `buildid-list`)')
     .option('-H, --with-hits', 'only DSOs with samples')
@@ -22,14 +24,16 @@ export function buildidListCommand(globals: () => GlobalOptions): Command {
     .action(async (opts: BuildIdOptions) => {
       const g = globals();
       const input = opts.input ?? g.input ?? defaultInputFile(g);
-      // Hits count any sample, host or guest, as perf's buildid-list does.
-      const sources = { ...symbolSources(g, {}), host: true, guest: true, samples: opts.withHits === true || opts.json === true };
+      // Hits count the samples perf kvm would show: guest ones, host ones with --host.
+      const sources = { ...symbolSources(g, {}), samples: opts.withHits === true || opts.json === true };
       const result = await loadProfile(input, sources, false, true);
-      const rows = result.buildIds.filter((b) => !opts.withHits || b.hit);
+      // perf: without HEADER_BUILD_ID (pipes, -B) only DSOs with samples, build-id blank.
+      const withHits = opts.withHits === true || !result.buildIds.some((b) => b.fromHeader);
+      const rows = result.buildIds.filter((b) => (withHits ? b.hit : b.fromHeader));
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ input, buildIds: rows }, null, 2)}\n`);
       } else {
-        process.stdout.write(rows.map((b) => `${b.buildId} ${b.filename}\n`).join(''));
+        process.stdout.write(rows.map((b) => `${b.buildId.padEnd(40)} ${b.filename}\n`).join(''));
       }
       process.exitCode = reportDataError(input, result) ? 1 : 0;
     });

@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { diffProfiles, formatDiff } from '../profile/diff.ts';
 import { parseSortKeys, symbolText, type SortKey } from '../profile/hist.ts';
-import { loadProfile, reportDataError, symbolSources } from '../profile/load.ts';
+import { loadProfile, reportDataError, symbolSources, warnFiltered } from '../profile/load.ts';
 import type { GlobalOptions } from './global-options.ts';
 import { KvmlensError } from '../core/errors.ts';
 
@@ -20,7 +20,8 @@ export function diffCommand(globals: () => GlobalOptions): Command {
     .description(
       'Pairs the entries of two profiles by shared object and symbol and prints the old overhead\n' +
         '(Baseline) and the change in percentage points (Delta Abs), largest change first, as\n' +
-        '`perf diff OLD NEW` does. Without files: perf.data.old and perf.data (perf diff\'s default).',
+        '`perf kvm diff OLD NEW` does (guest samples; host samples with --host). Without files:\n' +
+        "perf.data.old and perf.data (perf diff's default).",
     )
     .argument('[old]', 'baseline profile')
     .argument('[new]', 'profile to compare')
@@ -36,7 +37,7 @@ export function diffCommand(globals: () => GlobalOptions): Command {
     .option('--kallsyms <file>', 'host kernel symbols from this kallsyms file')
     .option('-k, --vmlinux <file>', 'host kernel symbols from this vmlinux')
     .option('--buildid-dir <dir>', 'build-id cache directory (default: ~/.debug, as perf)')
-    .addHelpText('after', '\nExamples:\n  kvmlens --host diff perf.data.old perf.data\n  kvmlens diff before.data after.data --json\n')
+    .addHelpText('after', '\nExamples:\n  kvmlens --host diff perf.data.old perf.data\n  kvmlens --guestkallsyms=guest.kallsyms diff before.data after.data --json\n')
     .action(async (oldFile: string | undefined, newFile: string | undefined, opts: DiffOptions) => {
       process.exitCode = await runDiff(oldFile, newFile, opts, globals());
     });
@@ -48,10 +49,12 @@ async function runDiff(oldArg: string | undefined, newArg: string | undefined, o
   }
   const oldFile = oldArg ?? 'perf.data.old';
   const newFile = newArg ?? 'perf.data';
-  // perf diff is perf's own command: host samples count unless --no-guest / guest only was asked.
-  const sources = symbolSources({ ...g, host: g.host ?? true }, opts);
+  // As perf kvm diff: guest samples by default, host samples with --host.
+  const sources = symbolSources(g, opts);
   const oldR = await loadProfile(oldFile, sources, g.verbose === true);
   const newR = await loadProfile(newFile, sources, g.verbose === true);
+  warnFiltered(oldFile, oldR, sources);
+  warnFiltered(newFile, newR, sources);
   const sections = diffProfiles(oldR, newR, opts.sort);
   if (opts.json) {
     const json = {

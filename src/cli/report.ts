@@ -5,6 +5,7 @@ import { histEntries, parseSortKeys, symbolText, type SortKey } from '../profile
 import { loadProfile, reportDataError, symbolSources, warnFiltered } from '../profile/load.ts';
 import { formatReport, type EventSection } from '../profile/report-format.ts';
 import { defaultInputFile, type GlobalOptions } from './global-options.ts';
+import { warn } from './output.ts';
 
 interface ReportOptions {
   input?: string;
@@ -65,6 +66,7 @@ async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number>
     sections.push({ name: e.name || `event ${i}`, samples, period: e.period + e.filteredPeriod, entries: histEntries(result, i, keys) });
   });
   warnFiltered(input, result, sources);
+  if (sections.length === 0) warn(`${input}: the recording has no samples`);
   if (opts.json) {
     const json = {
       input,

@@ -59,6 +59,8 @@ export interface BuildIdInfo {
   misc: number;
   pid: number;
   hit: boolean;
+  /** false: a DSO with samples that the recording's HEADER_BUILD_ID does not list. */
+  fromHeader: boolean;
 }
 
 export interface ProfileResult {

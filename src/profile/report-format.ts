@@ -78,6 +78,7 @@ export function formatTable(section: EventSection, keys: readonly SortKey[], tot
 /** The whole `perf report --stdio` output (without perf's random tip). */
 export function formatReport(sections: EventSection[], keys: readonly SortKey[], lost: number): string {
   let out = '# To display the perf.data header info, please use --header/--header-only options.\n#\n';
+  if (sections.length === 0) return out; // perf stops here: "the data has no samples"
   out += `#\n# Total Lost Samples: ${lost}\n#\n`;
   sections.forEach((s, i) => {
     if (i > 0) out += '\n\n';

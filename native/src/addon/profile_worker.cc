@@ -145,6 +145,7 @@ class ProfileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
       b.Set("misc", Napi::Number::New(env, r.build_ids[i].misc));
       b.Set("pid", Napi::Number::New(env, r.build_ids[i].pid));
       b.Set("hit", Napi::Boolean::New(env, r.build_ids[i].hit));
+      b.Set("fromHeader", Napi::Boolean::New(env, r.build_ids[i].from_header));
       bids.Set(i, b);
     }
     out.Set("buildIds", bids);

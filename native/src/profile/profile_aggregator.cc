@@ -162,7 +162,7 @@ void ProfileAggregator::on_sample(const Sample& s) {
       k.level = '.';
       if (const Map* m = maps_of(-1, s.pid).find(ip)) {
         k.dso = m->dso;
-        k.addr = ip - m->start + m->pgoff;
+        if (!m->identity) k.addr = ip - m->start + m->pgoff;
       }
     }
   } else if (guest_mode) {
@@ -190,7 +190,7 @@ void ProfileAggregator::on_sample(const Sample& s) {
       k.level = 'u';
       if (const Map* m = maps_of(machine, s.pid).find(ip)) {
         k.dso = m->dso;
-        k.addr = ip - m->start + m->pgoff;
+        if (!m->identity) k.addr = ip - m->start + m->pgoff;
       }
     }
   } else {
@@ -220,11 +220,11 @@ void ProfileAggregator::on_mmap(const SideBandRecord& r, bool mmap2) {
   if (guest) machine = o.guest_mount.empty() ? 0 : pid;
   uint64_t end = start + len < start ? ~0ULL : start + len;
   if (end <= start) return;
-  DsoId dso = sym_.dso_for_mmap(filename, machine, kernel);
+  DsoId dso = sym_.dso_for_mmap(filename, machine, kernel, pid);
   Dso& d = sym_.dso(dso);
   const bool module = d.kind == DsoKind::kModule || d.kind == DsoKind::kGuestModule;
   if (module) d.base = start - pgoff;
-  Map m{start, end, pgoff, dso, module};
+  Map m{start, end, pgoff, dso, module, !kernel && Symbolizer::identity_addresses(d, filename)};
   if (kernel) {
     kernel_maps_[machine].insert(m);
   } else {

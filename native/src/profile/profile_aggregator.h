@@ -74,7 +74,8 @@ class ProfileAggregator : public RecordSink {
   struct Map {
     uint64_t start, end, pgoff;
     DsoId dso;
-    bool module;  // kernel module: addresses are module-relative
+    bool module;    // kernel module: addresses are module-relative
+    bool identity;  // JIT, [heap], [stack]: addresses are the sample's own
   };
   struct MapSet {
     std::vector<Map> maps;  // sorted by start, non-overlapping

@@ -13,6 +13,7 @@ ProfileFileResult profile_file(const std::string& path, const SymbolizerOptions&
   out.info = reader->info();
   Symbolizer sym(options);
   sym.set_build_ids(out.info.build_ids);
+  if (out.info.build_ids.empty()) read_samples = true;
   if (read_samples) {
     ProfileAggregator agg(sym, reader->info().attrs);
     try {
@@ -35,6 +36,23 @@ ProfileFileResult profile_file(const std::string& path, const SymbolizerOptions&
       const Dso& d = sym.dso(i);
       if (d.hit && d.long_name == e.filename) row.hit = true;
     }
+    out.build_ids.push_back(row);
+  }
+  // Then the other DSOs that had samples, in the order they appeared, as
+  // perf lists its DSOs (their build-id column is blank).
+  for (DsoId i = 0; i < sym.dso_count(); i++) {
+    const Dso& d = sym.dso(i);
+    if (!d.hit) continue;
+    bool listed = false;
+    for (const BuildIdRow& r : out.build_ids)
+      if (r.filename == d.long_name) listed = true;
+    if (listed) continue;
+    BuildIdRow row;
+    row.build_id = elf::hex(d.build_id);
+    row.filename = d.long_name;
+    row.pid = d.machine;
+    row.hit = true;
+    row.from_header = false;
     out.build_ids.push_back(row);
   }
   return out;

@@ -17,6 +17,7 @@ struct BuildIdRow {
   uint16_t misc = 0;
   int32_t pid = -1;
   bool hit = false;      // only meaningful when samples were read
+  bool from_header = true;  // false: a DSO with samples that HEADER_BUILD_ID does not list
 };
 
 struct ProfileFileResult {
@@ -29,7 +30,10 @@ struct ProfileFileResult {
   int64_t data_error_offset = -1;
 };
 
-// read_samples = false: header and build-ids only (buildid-list without --with-hits).
+// read_samples = false: header and build-ids only (buildid-list without
+// --with-hits) — unless the file has no HEADER_BUILD_ID (a pipe, or
+// recorded with -B), where, as perf does, the samples are read to find the
+// DSOs that were hit.
 // Throws ParseError when the header cannot be read; a damaged data section
 // is reported in data_error with the report of what came before it.
 ProfileFileResult profile_file(const std::string& path, const SymbolizerOptions& options, bool read_samples,

@@ -63,16 +63,25 @@ DsoId Symbolizer::guest_kernel(int32_t machine) {
   Dso d;
   d.machine = machine;
   d.kind = DsoKind::kGuestKernel;
-  d.long_name = d.short_name =
-      machine > 0 && !options_.guest_mount.empty() ? "[guest.kernel.kallsyms." + std::to_string(machine) + "]"
-                                                   : "[guest.kernel.kallsyms]";
+  d.long_name = d.short_name = "[guest.kernel.kallsyms]";  // perf names every guest's kernel so
   return intern(std::to_string(machine) + "|[guest.kernel]", std::move(d));
 }
 
-DsoId Symbolizer::dso_for_mmap(const std::string& filename, int32_t machine, bool kernel_space) {
-  std::string key = std::to_string(machine) + "|" + filename;
+DsoId Symbolizer::dso_for_mmap(const std::string& filename, int32_t machine, bool kernel_space, int32_t pid) {
+  // perf names anonymous executable memory (JIT code) per process.
+  const bool anon = !kernel_space && (filename.rfind("//anon", 0) == 0 || filename.rfind("/dev/zero", 0) == 0 ||
+                                      filename.rfind("/anon_hugepage", 0) == 0);
+  std::string key = std::to_string(machine) + "|" + (anon ? "jit|" + std::to_string(pid) : filename);
   auto it = by_key_.find(key);
   if (it != by_key_.end()) return it->second;
+  if (anon) {
+    Dso d;
+    d.machine = machine;
+    d.kind = DsoKind::kJit;
+    d.long_name = "/tmp/perf-" + std::to_string(pid) + ".map";
+    d.short_name = "[JIT] tid " + std::to_string(pid);
+    return intern(key, std::move(d));
+  }
   bool guest = machine >= 0;
   if (kernel_space) {
     if (filename.rfind("[kernel.kallsyms]", 0) == 0 || filename.rfind("[guest.kernel.kallsyms", 0) == 0) {
@@ -93,15 +102,19 @@ DsoId Symbolizer::dso_for_mmap(const std::string& filename, int32_t machine, boo
   if (filename == "[vdso]") {
     d.kind = DsoKind::kVdso;
     d.short_name = filename;
-  } else if (is_bracketed(filename) || filename.rfind("//anon", 0) == 0 || filename.rfind("/dev/zero", 0) == 0 ||
-             filename.rfind("/anon_hugepage", 0) == 0) {
-    d.kind = DsoKind::kAnon;
+  } else if (is_bracketed(filename) || filename.rfind("/SYSV", 0) == 0) {
+    d.kind = DsoKind::kAnon;  // [heap], [stack], [uprobes], SysV shm: no symbols
     d.short_name = filename;
   } else {
     d.kind = guest ? DsoKind::kGuestUser : DsoKind::kUser;
     d.short_name = basename_of(filename);
   }
   return intern(key, std::move(d));
+}
+
+bool Symbolizer::identity_addresses(const Dso& d, const std::string& filename) {
+  return d.kind == DsoKind::kJit || filename.rfind("[stack", 0) == 0 || filename == "[heap]" ||
+         filename.rfind("/SYSV", 0) == 0;
 }
 
 std::string Symbolizer::buildid_dir() const {
@@ -181,24 +194,68 @@ bool load_elf_table(const std::string& path, elf::ElfImage* image, SymbolTable* 
 
 }  // namespace
 
+void Symbolizer::load_jit(Dso& d) {
+  // perf's /tmp/perf-PID.map: "START SIZE NAME" per line, hex, as JITs write it.
+  std::vector<uint8_t> bytes;
+  std::string err;
+  if (!elf::read_file(d.long_name, &bytes, &err)) return;  // no map file: raw addresses, as perf
+  auto table = std::make_unique<SymbolTable>();
+  const char* p = reinterpret_cast<const char*>(bytes.data());
+  const char* end = p + bytes.size();
+  while (p < end) {
+    const char* eol = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (!eol) eol = end;
+    std::string line(p, eol);
+    p = eol < end ? eol + 1 : end;
+    char* q = nullptr;
+    uint64_t start = std::strtoull(line.c_str(), &q, 16);
+    if (q == line.c_str() || *q != ' ') continue;
+    char* r = nullptr;
+    uint64_t size = std::strtoull(q + 1, &r, 16);
+    if (r == q + 1 || *r != ' ') continue;
+    std::string name(r + 1);
+    while (!name.empty() && (name.back() == '\r' || name.back() == ' ')) name.pop_back();
+    if (name.empty()) continue;
+    table->add(start, size, name.data(), name.size(), kBindGlobal, kTypeFunc);
+  }
+  table->finish(false);
+  if (table->size() == 0) {
+    note(d.long_name + ": no symbols");
+    return;
+  }
+  d.table = table.get();
+  d.has_symbols = true;
+  tables_.push_back(std::move(table));
+}
+
 void Symbolizer::load_user(Dso& d) {
   if (d.kind == DsoKind::kAnon) return;
+  if (d.kind == DsoKind::kJit) return load_jit(d);
   // perf's order: the first file with a .symtab gives the symbols; the
   // first runtime image (build-id cache copy, else the path) gives the load
   // segments that turn file offsets into the symbols' addresses.
-  const std::string bid = elf::hex(d.build_id);
   std::string path = d.long_name;
   if (d.kind == DsoKind::kGuestUser) {
     if (options_.guest_mount.empty()) return;  // guest user code resolves only through --guestmount
     path = guest_root(d.machine) + d.long_name;
   }
+  // Without a recorded build-id, the file's own one finds its debug files (as perf).
+  std::string effective = d.build_id;
+  if (effective.empty() && d.kind != DsoKind::kVdso) {
+    std::vector<uint8_t> bytes;
+    std::string err;
+    elf::ElfImage probe;
+    if (elf::read_file(path, &bytes, &err) && elf::parse_elf(bytes.data(), bytes.size(), &probe, nullptr, &err))
+      effective = probe.build_id;
+  }
+  const std::string bid = elf::hex(effective);
   struct Candidate {
     std::string path;
     bool runtime;
   };
   std::vector<Candidate> candidates;
   const std::string cache =
-      d.build_id.empty() ? std::string() : buildid_dir() + (d.long_name[0] == '/' ? "" : "/") + d.long_name + "/" + bid;
+      effective.empty() ? std::string() : buildid_dir() + (d.long_name[0] == '/' ? "" : "/") + d.long_name + "/" + bid;
   if (!cache.empty()) {
     if (d.kind == DsoKind::kVdso) {
       candidates.push_back({cache + "/vdso", true});
@@ -226,7 +283,7 @@ void Symbolizer::load_user(Dso& d) {
       problem = c.path + ": " + err;
       continue;
     }
-    if (!d.build_id.empty() && !image.build_id.empty() && image.build_id != d.build_id) {
+    if (!effective.empty() && !image.build_id.empty() && image.build_id != effective) {
       problem = c.path + ": build-id " + elf::hex(image.build_id) + " does not match the recording's " + bid;
       continue;
     }

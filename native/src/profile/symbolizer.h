@@ -36,7 +36,7 @@ struct SymbolizerOptions {
   std::string kernel_notes = "/sys/kernel/notes";
 };
 
-enum class DsoKind : uint8_t { kUser, kKernel, kModule, kGuestKernel, kGuestModule, kGuestUser, kVdso, kAnon };
+enum class DsoKind : uint8_t { kUser, kKernel, kModule, kGuestKernel, kGuestModule, kGuestUser, kVdso, kAnon, kJit };
 
 using DsoId = uint32_t;
 constexpr DsoId kNoDso = 0xffffffffu;
@@ -72,8 +72,12 @@ class Symbolizer {
   void set_build_ids(const std::vector<BuildIdEntry>& ids);
 
   // The DSO for a mapped file name as it appears in MMAP records, for a
-  // machine (-1 host). Interns; cheap on repeat calls.
-  DsoId dso_for_mmap(const std::string& filename, int32_t machine, bool kernel_space);
+  // machine (-1 host); `pid` names anonymous (JIT) memory "[JIT] tid PID",
+  // symbols from /tmp/perf-PID.map. Interns; cheap on repeat calls.
+  DsoId dso_for_mmap(const std::string& filename, int32_t machine, bool kernel_space, int32_t pid = -1);
+  // Addresses in this DSO are the sample's own address (JIT code, [heap],
+  // [stack]), not a file offset.
+  static bool identity_addresses(const Dso& d, const std::string& filename);
   DsoId host_kernel();
   DsoId guest_kernel(int32_t machine);
   // Guest kernel module containing a guest kernel address (from --guestmodules
@@ -97,6 +101,7 @@ class Symbolizer {
  private:
   void load(DsoId id);
   void load_user(Dso& d);
+  void load_jit(Dso& d);
   void load_host_kernel(Dso& d);
   void load_guest_kernel(Dso& d);
   const SymbolTable* load_kallsyms_file(const std::string& path, const char* what);
