@@ -28,8 +28,13 @@ for t in "$out"/*_test; do
 done
 for f in "$out"/fuzz_*; do
   [ -x "$f" ] || continue
-  echo "fuzzing: $(basename "$f") for ${fuzz_seconds}s"
+  name=$(basename "$f")
+  echo "fuzzing: $name for ${fuzz_seconds}s"
   mkdir -p "$out/findings"
-  "$f" -max_total_time="$fuzz_seconds" -artifact_prefix="$out/findings/" -print_final_stats=0 "$corpus" 2>&1 | tail -3
+  # Each target grows its own copy of the seeds: libFuzzer adds what it finds
+  # to the first corpus directory, and another target's tens of MB of finds
+  # would make the next one spend its time re-reading them.
+  rm -rf "$out/corpus-$name" && cp -r "$corpus" "$out/corpus-$name"
+  "$f" -max_total_time="$fuzz_seconds" -artifact_prefix="$out/findings/" -print_final_stats=0 "$out/corpus-$name" 2>&1 | tail -3
 done
 echo "sanitizers and fuzzers: clean"

@@ -288,6 +288,12 @@ void check_print_fmt_corners() {
   std::string ternaries = "\"%s\", ";
   for (int i = 0; i < 5000; i++) ternaries += "REC->a ? 1 : ";
   parse_event_format("t", format_with_print_fmt(ternaries + "0"));
+  // A ternary whose condition is wrapped in 100,000 parentheses: stripping
+  // them one layer per scan would be quadratic (minutes); it must stay linear.
+  std::string wrapped = "\"%s\", " + std::string(100000, '(') + "REC->a == 1" + std::string(100000, ')') +
+                        " ? __print_symbolic(REC->x, { 1, \"a\" }) : 0";
+  e = parse_event_format("t", format_with_print_fmt(wrapped));
+  CHECK(e.symbols.size() == 1);
 
   // Constant expressions.
   int64_t v = 0;

@@ -272,9 +272,13 @@ class SymbolScanner {
   }
 
   // Removes parentheses that wrap the whole range: "((a == 1))" -> "a == 1".
+  // At most kMaxDepth layers: each costs a scan of the range, and a hostile
+  // format of many thousand nested parentheses must not cost their square.
   Range strip_parens(Range r) const {
     r = trim(r.b, r.e);
-    while (r.e - r.b >= 2 && s_[r.b] == '(' && match_close(r.b, r.e) == r.e - 1) r = trim(r.b + 1, r.e - 1);
+    for (int layer = 0; layer < kMaxDepth && r.e - r.b >= 2 && s_[r.b] == '(' && match_close(r.b, r.e) == r.e - 1;
+         layer++)
+      r = trim(r.b + 1, r.e - 1);
     return r;
   }
 
