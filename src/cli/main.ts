@@ -1,15 +1,18 @@
 // kvmlens command line: perf kvm's commands and options, plus the exporter.
 import { Command, CommanderError } from 'commander';
 import { KvmlensError } from '../core/errors.ts';
-import { normalizeArgv } from './argv.ts';
+import { commandPath, normalizeArgv } from './argv.ts';
 import type { GlobalOptions } from './global-options.ts';
-import { exporterCommand } from './exporter.ts';
 import { fail } from './output.ts';
-import { statLiveCommand } from './stat-live.ts';
-import { statRecordCommand } from './stat-record.ts';
 import { statReportCommand } from './stat-report.ts';
 
-export function buildProgram(): Command {
+/**
+ * The whole program, or, for `path` = stat report, only that command: the
+ * other commands' modules (the exporter pulls in express, prom-client and
+ * OpenTelemetry, ~0.2 s of loading) are imported only when they can run or
+ * be listed, so `stat report` starts as fast as Node does.
+ */
+export async function buildProgram(path: string[] = []): Promise<Command> {
   const program = new Command('kvmlens')
     .description('KVM exit observability: perf kvm stat compatible reports and an always-on exporter')
     .option('-i, --input <file>', 'input file name (report subcommands)')
@@ -30,6 +33,16 @@ export function buildProgram(): Command {
     .summary('kvm event statistics: record, report, live')
     .description('Statistics of KVM events (vmexit, mmio, ioport, msr) as perf kvm stat computes them.')
     .exitOverride();
+  if (path[0] === 'stat' && path[1] === 'report') {
+    stat.addCommand(statReportCommand(globals).exitOverride());
+    program.addCommand(stat);
+    return program;
+  }
+  const [{ statRecordCommand }, { statLiveCommand }, { exporterCommand }] = await Promise.all([
+    import('./stat-record.ts'),
+    import('./stat-live.ts'),
+    import('./exporter.ts'),
+  ]);
   stat.addCommand(statRecordCommand(globals).exitOverride());
   stat.addCommand(statReportCommand(globals).exitOverride());
   stat.addCommand(statLiveCommand().exitOverride());
@@ -39,9 +52,10 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const args = normalizeArgv(argv);
+  const program = await buildProgram(commandPath(args));
   try {
-    await program.parseAsync(normalizeArgv(argv), { from: 'user' });
+    await program.parseAsync(args, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
