@@ -4,6 +4,8 @@
 // prints the best wall time of REPEAT analyze_file() runs; --dump prints
 // every analyzer row (count, sum, min, max, and mean/M2-derived values in
 // hex) so that two builds can be diffed.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -20,18 +22,41 @@ int main(int argc, char** argv) {
   const std::string path = argv[1];
   int repeat = 1;
   bool dump = false;
+  int stage = 0;  // 1: reader only, 2: reader + decoder
   for (int i = 2; i < argc; i++) {
     if (std::strcmp(argv[i], "--dump") == 0) dump = true;
+    else if (std::strcmp(argv[i], "--read-only") == 0) stage = 1;
+    else if (std::strcmp(argv[i], "--decode-only") == 0) stage = 2;
     else repeat = std::atoi(argv[i]);
   }
   double best = 1e30;
   std::unique_ptr<kvmlens::KvmSession> session;
   for (int r = 0; r < repeat; r++) {
     auto t0 = std::chrono::steady_clock::now();
-    session = kvmlens::analyze_file(path, kvmlens::AnalyzerOptions(), [](uint64_t, uint64_t) {});
+    if (stage) {
+      // The reader (and decoder) alone, into a sink that only counts.
+      struct Count : kvmlens::RecordSink {
+        const kvmlens::KvmDecoder* decoder = nullptr;
+        uint64_t n = 0;
+        void on_sample(const kvmlens::Sample& s) override {
+          kvmlens::KvmEvent ev;
+          if (!decoder || decoder->decode(s, &ev)) n++;
+        }
+      } count;
+      session = std::make_unique<kvmlens::KvmSession>();
+      auto reader = kvmlens::open_session_source(path, kvmlens::AnalyzerOptions(), session.get());
+      if (stage == 2) count.decoder = session->decoder.get();
+      session->read_stats = reader->run(count, [](uint64_t, uint64_t) {});
+    } else {
+      session = kvmlens::analyze_file(path, kvmlens::AnalyzerOptions(), [](uint64_t, uint64_t) {});
+    }
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (s < best) best = s;
   }
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  const double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  std::fprintf(stderr, "cpu (user+sys, all runs): %.3f s per run\n", cpu / repeat);
   const auto& st = session->read_stats;
   std::fprintf(stderr, "best of %d: %.3f s; %" PRIu64 " records, %" PRIu64 " samples, %" PRIu64
                " rounds, %" PRIu64 " kvm events, %zu rows%s%s\n",

@@ -15,6 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -121,6 +125,8 @@ class Reader : public PerfDataReader {
     max_time_ = 0;
     uint64_t next_progress = data_begin_ + (16u << 20);
     uint64_t pos = data_begin_;
+    populated_ = 0;
+    populate_ahead(pos);
     try {
       while (pos < data_end_) {
         if (data_end_ - pos < 8)
@@ -158,6 +164,7 @@ class Reader : public PerfDataReader {
         }
         if (advance > data_end_ - pos) throw ParseError("record data runs past the end of the file", pos);
         pos += advance;
+        if (pos >= next_populate_) populate_ahead(pos);
         if (pos >= next_progress) {
           progress(pos - data_begin_, data_end_ - data_begin_);
           next_progress = pos + (16u << 20);
@@ -178,6 +185,25 @@ class Reader : public PerfDataReader {
   }
 
  private:
+  // Maps the page-cache pages ahead of the scan a few MB at a time: one
+  // madvise instead of a page fault every few pages. Only a hint: kernels
+  // before 5.14 refuse it and the pages fault in as before.
+  void populate_ahead(uint64_t pos) {
+    constexpr uint64_t kStep = 16u << 20;
+    next_populate_ = ~0ULL;
+    if (!mapping_ || populate_failed_) return;
+    if (populated_ < pos) populated_ = pos & ~uint64_t{4095};
+    const uint64_t to = std::min<uint64_t>(mapping_size_, populated_ + kStep);
+    if (to > populated_) {
+      if (::madvise(static_cast<uint8_t*>(mapping_) + populated_, to - populated_, MADV_POPULATE_READ) != 0) {
+        populate_failed_ = true;
+        return;
+      }
+      populated_ = to;
+    }
+    if (populated_ < mapping_size_) next_populate_ = populated_ - std::min<uint64_t>(populated_, kStep / 2);
+  }
+
   // --- setup ---------------------------------------------------------
 
   void scan_pipe_headers() {
@@ -234,6 +260,44 @@ class Reader : public PerfDataReader {
       if (st & abi::kStreamId) n++;
       trailer_id_from_end_ = n;
     }
+    // Ids are handed out by the kernel in sequence: a direct table when
+    // they span a small range (first occurrence wins, as the scan did).
+    id_table_.clear();
+    if (!ids_.empty()) {
+      uint64_t lo = ids_[0].first, hi = ids_[0].first;
+      for (const auto& e : ids_) {
+        lo = std::min(lo, e.first);
+        hi = std::max(hi, e.first);
+      }
+      if (hi - lo < (1u << 16)) {
+        id_min_ = lo;
+        id_table_.assign(hi - lo + 1, -1);
+        for (const auto& e : ids_)
+          if (id_table_[e.first - lo] < 0) id_table_[e.first - lo] = static_cast<int32_t>(e.second);
+      }
+    }
+    // The usual case (perf requires it): every attr lays samples out alike,
+    // so a sample's fields sit at the same offsets whatever its attr.
+    uniform_ = true;
+    for (const SampleLayout& l : layouts_)
+      if (l.sample_type != layouts_[0].sample_type || l.read_format != layouts_[0].read_format ||
+          l.sample_id_all != layouts_[0].sample_id_all)
+        uniform_ = false;
+    if (uniform_) {
+      const SampleLayout& l = layouts_[0];
+      // Size up to which every fixed field deliver_sample reads is present.
+      int need = 8;
+      if (l.tid_off >= 0) need = std::max(need, l.tid_off + 8);
+      if (l.time_off >= 0) need = std::max(need, l.time_off + 8);
+      if (l.cpu_off >= 0) need = std::max(need, l.cpu_off + 8);
+      if (l.ip_off >= 0) need = std::max(need, l.ip_off + 8);
+      if (l.period_off >= 0) need = std::max(need, l.period_off + 8);
+      if (l.sample_type & abi::kRaw) {
+        if (!l.fixed_until_raw) uniform_ = false;
+        else need = std::max(need, l.raw_off + 4);
+      }
+      fixed_need_ = static_cast<uint32_t>(need);
+    }
   }
 
   // --- per record ----------------------------------------------------
@@ -249,6 +313,14 @@ class Reader : public PerfDataReader {
       if (trailer_id_from_end_ < 0 || static_cast<uint64_t>(trailer_id_from_end_) * 8 + 8 > rsize) return -1;
       id = load<uint64_t>(rec + rsize - 8 * trailer_id_from_end_);
     }
+    return attr_of_id(id);
+  }
+
+  int attr_of_id(uint64_t id) const {
+    if (!id_table_.empty()) {
+      const uint64_t d = id - id_min_;
+      return d < id_table_.size() ? id_table_[d] : -1;
+    }
     if (id == last_id_) return last_attr_;
     // Few ids (one per event and CPU): a linear scan beats hashing.
     for (const auto& e : ids_) {
@@ -261,7 +333,20 @@ class Reader : public PerfDataReader {
     return -1;
   }
 
+  // A sample's attr when every attr lays samples out alike, or -1.
+  int uniform_sample_attr(const uint8_t* rec, uint16_t rsize) const {
+    if (info_.attrs.size() == 1) return 0;
+    if (id_off_ < 0 || static_cast<uint64_t>(id_off_) + 8 > rsize) return -1;
+    return attr_of_id(load<uint64_t>(rec + id_off_));
+  }
+
   uint64_t record_time(const uint8_t* rec, uint16_t rsize, uint32_t type, uint64_t pos) {
+    if (type == abi::kRecordSample && uniform_) {
+      const int time_off = layouts_[0].time_off;
+      if (uniform_sample_attr(rec, rsize) < 0 || time_off < 0) return kNoTime;
+      if (static_cast<uint64_t>(time_off) + 8 > rsize) throw short_sample(time_off + 8, rsize, pos);
+      return load<uint64_t>(rec + time_off);
+    }
     const bool is_sample = type == abi::kRecordSample;
     int a = attr_of(rec, rsize, is_sample);
     if (a < 0) return kNoTime;
@@ -306,12 +391,17 @@ class Reader : public PerfDataReader {
     open_ = false;
   }
 
-  // Next timestamped record in [pos, end), or end. Untimed ones inside a run
-  // cannot occur (they close runs), but user records might; skip them.
+  // Next timestamped record in [pos, end), or end. Every record of a run
+  // had a time when the scan put it there (untimed and user records close
+  // runs), so a sample's time is simply read at its offset.
   uint64_t next_in_run(uint64_t pos, uint64_t end, uint64_t* time) {
     while (pos < end) {
       const uint8_t* rec = data_ + pos;
       uint32_t type = load<uint32_t>(rec);
+      if (type == abi::kRecordSample && uniform_) {
+        *time = load<uint64_t>(rec + layouts_[0].time_off);
+        return pos;
+      }
       uint16_t rsize = load<uint16_t>(rec + 6);
       if (type < abi::kUserTypeStart) {
         uint64_t t = record_time(rec, rsize, type, pos);
@@ -325,35 +415,48 @@ class Reader : public PerfDataReader {
     return end;
   }
 
-  // Delivers queued records with time <= limit in (time, offset) order.
+  static bool later(const Run& a, const Run& b) {
+    return a.time != b.time ? a.time > b.time : a.cursor > b.cursor;
+  }
+
+  // Delivers queued records with time <= limit in (time, offset) order: a
+  // k-way merge of the runs. Runs wait, sorted by their next record, until
+  // they can come first; so the heap holds only the runs that overlap in
+  // time (a few CPUs' batches), even when a file without FINISHED_ROUND
+  // leaves every run of the file queued for one final flush.
   void flush(uint64_t limit) {
     if (runs_.empty()) return;
-    auto later = [](const Run& a, const Run& b) {
-      return a.time != b.time ? a.time > b.time : a.cursor > b.cursor;
-    };
+    std::sort(runs_.begin(), runs_.end(), [](const Run& a, const Run& b) { return later(b, a); });
     heap_.clear();
-    for (const Run& r : runs_) heap_.push_back(r);
-    std::make_heap(heap_.begin(), heap_.end(), later);
-    while (!heap_.empty() && heap_.front().time <= limit) {
+    size_t waiting = 0;  // runs_[waiting..] are not in the heap yet
+    for (;;) {
+      while (waiting < runs_.size() && (heap_.empty() || later(heap_.front(), runs_[waiting]))) {
+        heap_.push_back(runs_[waiting++]);
+        std::push_heap(heap_.begin(), heap_.end(), later);
+      }
+      if (heap_.empty() || heap_.front().time > limit) break;
       std::pop_heap(heap_.begin(), heap_.end(), later);
       Run r = heap_.back();
       heap_.pop_back();
       // Stay on this run while it still comes first: one heap operation per
       // batch of a CPU instead of one per record.
       const Run* next = heap_.empty() ? nullptr : &heap_.front();
+      const Run* queued = waiting < runs_.size() ? &runs_[waiting] : nullptr;
       for (;;) {
         deliver(r.cursor);
         uint64_t after = r.cursor + load<uint16_t>(data_ + r.cursor + 6);
         r.cursor = next_in_run(after, r.end, &r.time);
         if (r.cursor >= r.end || r.time > limit) break;
         if (next && !later(*next, r)) break;
+        if (queued && !later(*queued, r)) break;
       }
       if (r.cursor < r.end) {
         heap_.push_back(r);
         std::push_heap(heap_.begin(), heap_.end(), later);
       }
     }
-    runs_.assign(heap_.begin(), heap_.end());
+    heap_.insert(heap_.end(), runs_.begin() + static_cast<std::ptrdiff_t>(waiting), runs_.end());
+    runs_.swap(heap_);
   }
 
   void deliver(uint64_t pos) {
@@ -394,6 +497,34 @@ class Reader : public PerfDataReader {
   }
 
   void deliver_sample(const uint8_t* rec, uint16_t rsize, uint64_t pos) {
+    if (uniform_ && rsize >= fixed_need_) {
+      // Every fixed field is in bounds: read them at the precomputed offsets.
+      const int a = uniform_sample_attr(rec, rsize);
+      if (a < 0) return;
+      const SampleLayout& l = layouts_[0];
+      Sample s;
+      s.attr = &info_.attrs[a];
+      s.file_offset = pos;
+      s.misc = load<uint16_t>(rec + 4);
+      if (l.tid_off >= 0) {
+        s.pid = load<int32_t>(rec + l.tid_off);
+        s.tid = load<int32_t>(rec + l.tid_off + 4);
+      }
+      if (l.ip_off >= 0) s.ip = load<uint64_t>(rec + l.ip_off);
+      if (l.time_off >= 0) s.time = load<uint64_t>(rec + l.time_off);
+      if (l.cpu_off >= 0) s.cpu = load<uint32_t>(rec + l.cpu_off);
+      if (l.period_off >= 0) s.period = load<uint64_t>(rec + l.period_off);
+      if (l.raw_off >= 0) {
+        const uint32_t raw_size = load<uint32_t>(rec + l.raw_off);
+        if (static_cast<uint64_t>(l.raw_off) + 4 + raw_size > rsize)
+          throw short_sample(static_cast<uint64_t>(l.raw_off) + 4 + raw_size, rsize, pos);
+        s.raw = rec + l.raw_off + 4;
+        s.raw_size = raw_size;
+      }
+      stats_.samples++;
+      sink_->on_sample(s);
+      return;
+    }
     int a = attr_of(rec, rsize, true);
     if (a < 0) return;  // a sample of an unknown id: perf skips it too
     const SampleLayout& l = layouts_[a];
@@ -473,8 +604,15 @@ class Reader : public PerfDataReader {
   std::vector<SampleLayout> layouts_;
   std::vector<std::pair<uint64_t, uint32_t>> ids_;
   int id_off_ = -1, trailer_id_from_end_ = -1;
+  std::vector<int32_t> id_table_;  // attr index by id - id_min_, -1 for none
+  uint64_t id_min_ = 0;
+  bool uniform_ = false;           // every attr has layouts_[0]'s sample layout
+  uint32_t fixed_need_ = ~0u;      // bytes that hold every fixed field (uniform_)
   mutable uint64_t last_id_ = ~0ULL;
   mutable int last_attr_ = -1;
+
+  uint64_t populated_ = 0, next_populate_ = ~0ULL;
+  bool populate_failed_ = false;
 
   RecordSink* sink_ = nullptr;
   ReadStats stats_;
