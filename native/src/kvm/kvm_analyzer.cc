@@ -65,7 +65,8 @@ void KvmAnalyzer::apply_pending() const {
   const PendingPair* pp = pending_pairs_;
   StatRow* rows = const_cast<StatRow*>(rows_.data());
   for (size_t i = 0; i < n; i++) {
-    if (i + 4 < n) __builtin_prefetch(&rows[pp[i + 4].row].hist);
+    if (i + 16 < n) rows[pp[i + 16].row].hist.prefetch_for(pp[i + 16].diff);
+    if (i + 8 < n) rows[pp[i + 8].row].hist.prefetch_counter(pp[i + 8].diff);
     rows[pp[i].row].hist.record(pp[i].diff);
   }
 }

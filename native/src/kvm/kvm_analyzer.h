@@ -77,7 +77,7 @@ class KvmAnalyzer : public RecordSink {
   };
   // A thread's last rows by (analysis, key, info): its (pid, vcpu) is fixed
   // while cache_pid holds, so most begins skip the row hash table.
-  static constexpr int kRowCacheSize = 16;
+  static constexpr int kRowCacheSize = 64;
   struct RowCacheEntry {
     uint64_t key = 0;
     uint32_t info = 0;

@@ -46,6 +46,9 @@ struct SampleLayout {
   int raw_off = -1;              // when fixed_until_raw
   // Trailer of non-sample records, counted in u64 from the end.
   int trailer_time_from_end = -1;
+  // Record size from which every fixed field deliver_sample reads is in
+  // bounds (~0 when READ or CALLCHAIN come before RAW).
+  uint32_t fast_need = ~0u;
 };
 
 SampleLayout make_layout(const EventAttr& a) {
@@ -73,6 +76,13 @@ SampleLayout make_layout(const EventAttr& a) {
     if (st & abi::kStreamId) n++;
     if (st & abi::kId) n++;
     l.trailer_time_from_end = n;
+  }
+  if (l.fixed_until_raw) {
+    int need = 8;
+    for (int o : {l.ip_off, l.tid_off, l.time_off, l.cpu_off, l.period_off})
+      if (o >= 0) need = std::max(need, o + 8);
+    if (l.raw_off >= 0) need = std::max(need, l.raw_off + 4);
+    l.fast_need = static_cast<uint32_t>(need);
   }
   return l;
 }
@@ -123,10 +133,11 @@ class Reader : public PerfDataReader {
     runs_.clear();
     next_flush_ = 0;
     max_time_ = 0;
-    uint64_t next_progress = data_begin_ + (16u << 20);
+    next_progress_ = data_begin_ + (16u << 20);
     uint64_t pos = data_begin_;
     populated_ = 0;
     populate_ahead(pos);
+    next_check_ = std::min(next_progress_, next_populate_);
     try {
       while (pos < data_end_) {
         if (data_end_ - pos < 8)
@@ -139,8 +150,21 @@ class Reader : public PerfDataReader {
           throw ParseError("truncated record: header says " + std::to_string(rsize) + " bytes but only " +
                                std::to_string(data_end_ - pos) + " remain",
                            pos);
-        uint64_t advance = rsize;
         stats_.records++;
+        if (type == abi::kRecordSample && common_time_off_ >= 0 &&
+            rsize >= static_cast<uint32_t>(common_time_off_) + 8) {
+          // The usual record: a sample of a known id with a time, in bounds.
+          if (sample_attr(rec, rsize) >= 0) {
+            const uint64_t t = load<uint64_t>(rec + common_time_off_);
+            if (t != kNoTime) {
+              append_to_run(pos, t);
+              pos += rsize;
+              if (pos >= next_check_) periodic(pos, progress);
+              continue;
+            }
+          }
+        }
+        uint64_t advance = rsize;
         if (type == abi::kFinishedRound) {
           stats_.finished_rounds++;
           close_run();
@@ -164,11 +188,7 @@ class Reader : public PerfDataReader {
         }
         if (advance > data_end_ - pos) throw ParseError("record data runs past the end of the file", pos);
         pos += advance;
-        if (pos >= next_populate_) populate_ahead(pos);
-        if (pos >= next_progress) {
-          progress(pos - data_begin_, data_end_ - data_begin_);
-          next_progress = pos + (16u << 20);
-        }
+        if (pos >= next_check_) periodic(pos, progress);
       }
     } catch (const ParseError&) {
       // Keep what was read: deliver every queued record, then report.
@@ -202,6 +222,16 @@ class Reader : public PerfDataReader {
       populated_ = to;
     }
     if (populated_ < mapping_size_) next_populate_ = populated_ - std::min<uint64_t>(populated_, kStep / 2);
+  }
+
+  // Every few MB: progress, and the next pages mapped.
+  void periodic(uint64_t pos, const std::function<void(uint64_t, uint64_t)>& progress) {
+    if (pos >= next_populate_) populate_ahead(pos);
+    if (pos >= next_progress_) {
+      progress(pos - data_begin_, data_end_ - data_begin_);
+      next_progress_ = pos + (16u << 20);
+    }
+    next_check_ = std::min(next_progress_, next_populate_);
   }
 
   // --- setup ---------------------------------------------------------
@@ -276,28 +306,12 @@ class Reader : public PerfDataReader {
           if (id_table_[e.first - lo] < 0) id_table_[e.first - lo] = static_cast<int32_t>(e.second);
       }
     }
-    // The usual case (perf requires it): every attr lays samples out alike,
-    // so a sample's fields sit at the same offsets whatever its attr.
-    uniform_ = true;
+    // A sample's time sits at the same offset for every attr when the
+    // fields before it agree (they do in perf's files, even for the dummy
+    // event, which lacks PERIOD): then the scan needs no layout per record.
+    common_time_off_ = layouts_.empty() ? -1 : layouts_[0].time_off;
     for (const SampleLayout& l : layouts_)
-      if (l.sample_type != layouts_[0].sample_type || l.read_format != layouts_[0].read_format ||
-          l.sample_id_all != layouts_[0].sample_id_all)
-        uniform_ = false;
-    if (uniform_) {
-      const SampleLayout& l = layouts_[0];
-      // Size up to which every fixed field deliver_sample reads is present.
-      int need = 8;
-      if (l.tid_off >= 0) need = std::max(need, l.tid_off + 8);
-      if (l.time_off >= 0) need = std::max(need, l.time_off + 8);
-      if (l.cpu_off >= 0) need = std::max(need, l.cpu_off + 8);
-      if (l.ip_off >= 0) need = std::max(need, l.ip_off + 8);
-      if (l.period_off >= 0) need = std::max(need, l.period_off + 8);
-      if (l.sample_type & abi::kRaw) {
-        if (!l.fixed_until_raw) uniform_ = false;
-        else need = std::max(need, l.raw_off + 4);
-      }
-      fixed_need_ = static_cast<uint32_t>(need);
-    }
+      if (l.time_off != common_time_off_) common_time_off_ = -1;
   }
 
   // --- per record ----------------------------------------------------
@@ -333,17 +347,17 @@ class Reader : public PerfDataReader {
     return -1;
   }
 
-  // A sample's attr when every attr lays samples out alike, or -1.
-  int uniform_sample_attr(const uint8_t* rec, uint16_t rsize) const {
+  // A sample's attr (its id is where attrs[0]'s layout puts it), or -1.
+  int sample_attr(const uint8_t* rec, uint16_t rsize) const {
     if (info_.attrs.size() == 1) return 0;
     if (id_off_ < 0 || static_cast<uint64_t>(id_off_) + 8 > rsize) return -1;
     return attr_of_id(load<uint64_t>(rec + id_off_));
   }
 
   uint64_t record_time(const uint8_t* rec, uint16_t rsize, uint32_t type, uint64_t pos) {
-    if (type == abi::kRecordSample && uniform_) {
-      const int time_off = layouts_[0].time_off;
-      if (uniform_sample_attr(rec, rsize) < 0 || time_off < 0) return kNoTime;
+    if (type == abi::kRecordSample && common_time_off_ >= 0) {
+      const int time_off = common_time_off_;
+      if (sample_attr(rec, rsize) < 0) return kNoTime;
       if (static_cast<uint64_t>(time_off) + 8 > rsize) throw short_sample(time_off + 8, rsize, pos);
       return load<uint64_t>(rec + time_off);
     }
@@ -368,10 +382,9 @@ class Reader : public PerfDataReader {
 
   // --- ordering ------------------------------------------------------
 
-  void append_to_run(uint64_t pos, uint64_t t) {
+  __attribute__((always_inline)) void append_to_run(uint64_t pos, uint64_t t) {
     if (t > max_time_) max_time_ = t;
     if (open_ && t >= open_last_time_) {
-      open_run_.end = pos;  // provisional; set on close
       open_last_time_ = t;
       open_end_ = pos;
       return;
@@ -398,8 +411,8 @@ class Reader : public PerfDataReader {
     while (pos < end) {
       const uint8_t* rec = data_ + pos;
       uint32_t type = load<uint32_t>(rec);
-      if (type == abi::kRecordSample && uniform_) {
-        *time = load<uint64_t>(rec + layouts_[0].time_off);
+      if (type == abi::kRecordSample && common_time_off_ >= 0) {
+        *time = load<uint64_t>(rec + common_time_off_);
         return pos;
       }
       uint16_t rsize = load<uint16_t>(rec + 6);
@@ -421,10 +434,81 @@ class Reader : public PerfDataReader {
 
   // Delivers queued records with time <= limit in (time, offset) order: a
   // k-way merge of the runs. Runs wait, sorted by their next record, until
-  // they can come first; so the heap holds only the runs that overlap in
-  // time (a few CPUs' batches), even when a file without FINISHED_ROUND
+  // they can come first; so only the runs that overlap in time (a few CPUs'
+  // batches) are merged at once, even when a file without FINISHED_ROUND
   // leaves every run of the file queued for one final flush.
+  //
+  // Up to kMaxActive overlapping runs are merged by scanning their heads
+  // (kept in file order, so the first smallest time is also the smallest
+  // offset): no branch depends on which run comes next, where a heap
+  // mispredicts at nearly every record. More overlapping runs go to a heap.
+  static constexpr size_t kMaxActive = 16;
+
   void flush(uint64_t limit) {
+    if (runs_.empty()) return;
+    std::sort(runs_.begin(), runs_.end(), [](const Run& a, const Run& b) { return later(b, a); });
+    uint64_t act_time[kMaxActive], act_cursor[kMaxActive], act_end[kMaxActive];
+    size_t n_act = 0, waiting = 0;
+    bool overflow = false;
+    const size_t n_runs = runs_.size();
+    for (;;) {
+      size_t best = 0;
+      uint64_t best_time = ~0ULL;
+      for (size_t i = 0; i < n_act; i++) {
+        const bool less = act_time[i] < best_time;
+        best_time = less ? act_time[i] : best_time;
+        best = less ? i : best;
+      }
+      if (waiting < n_runs) {
+        const Run& w = runs_[waiting];
+        if (n_act == 0 || w.time < best_time || (w.time == best_time && w.cursor < act_cursor[best])) {
+          if (n_act == kMaxActive) {  // too many overlap: the heap takes over
+            overflow = true;
+            break;
+          }
+          // Activate it, in file order among the active runs.
+          size_t at = n_act;
+          while (at > 0 && act_cursor[at - 1] > w.cursor) {
+            act_time[at] = act_time[at - 1];
+            act_cursor[at] = act_cursor[at - 1];
+            act_end[at] = act_end[at - 1];
+            at--;
+          }
+          act_time[at] = w.time;
+          act_cursor[at] = w.cursor;
+          act_end[at] = w.end;
+          n_act++;
+          waiting++;
+          continue;
+        }
+      }
+      if (n_act == 0 || best_time > limit) break;
+      const uint64_t cursor = act_cursor[best];
+      deliver(cursor);
+      const uint64_t after = cursor + load<uint16_t>(data_ + cursor + 6);
+      uint64_t t = 0;
+      const uint64_t next = next_in_run(after, act_end[best], &t);
+      if (next < act_end[best]) {
+        act_cursor[best] = next;
+        act_time[best] = t;
+      } else {  // run done
+        for (size_t i = best + 1; i < n_act; i++) {
+          act_time[i - 1] = act_time[i];
+          act_cursor[i - 1] = act_cursor[i];
+          act_end[i - 1] = act_end[i];
+        }
+        n_act--;
+      }
+    }
+    // What is left (runs not done, and those still waiting) stays queued.
+    heap_.clear();
+    for (size_t i = 0; i < n_act; i++) heap_.push_back(Run{act_cursor[i], act_end[i], act_time[i]});
+    heap_.insert(heap_.end(), runs_.begin() + static_cast<std::ptrdiff_t>(waiting), runs_.end());
+    runs_.swap(heap_);
+    if (overflow) flush_with_heap(limit);
+  }
+
+  void flush_with_heap(uint64_t limit) {
     if (runs_.empty()) return;
     std::sort(runs_.begin(), runs_.end(), [](const Run& a, const Run& b) { return later(b, a); });
     heap_.clear();
@@ -459,7 +543,7 @@ class Reader : public PerfDataReader {
     runs_.swap(heap_);
   }
 
-  void deliver(uint64_t pos) {
+  __attribute__((always_inline)) void deliver(uint64_t pos) {
     const uint8_t* rec = data_ + pos;
     uint32_t type = load<uint32_t>(rec);
     uint16_t rsize = load<uint16_t>(rec + 6);
@@ -497,11 +581,11 @@ class Reader : public PerfDataReader {
   }
 
   void deliver_sample(const uint8_t* rec, uint16_t rsize, uint64_t pos) {
-    if (uniform_ && rsize >= fixed_need_) {
+    const int a = attr_of(rec, rsize, true);
+    if (a < 0) return;  // a sample of an unknown id: perf skips it too
+    const SampleLayout& l = layouts_[a];
+    if (rsize >= l.fast_need) {
       // Every fixed field is in bounds: read them at the precomputed offsets.
-      const int a = uniform_sample_attr(rec, rsize);
-      if (a < 0) return;
-      const SampleLayout& l = layouts_[0];
       Sample s;
       s.attr = &info_.attrs[a];
       s.file_offset = pos;
@@ -525,9 +609,6 @@ class Reader : public PerfDataReader {
       sink_->on_sample(s);
       return;
     }
-    int a = attr_of(rec, rsize, true);
-    if (a < 0) return;  // a sample of an unknown id: perf skips it too
-    const SampleLayout& l = layouts_[a];
     Sample s;
     s.attr = &info_.attrs[a];
     s.file_offset = pos;
@@ -606,12 +687,12 @@ class Reader : public PerfDataReader {
   int id_off_ = -1, trailer_id_from_end_ = -1;
   std::vector<int32_t> id_table_;  // attr index by id - id_min_, -1 for none
   uint64_t id_min_ = 0;
-  bool uniform_ = false;           // every attr has layouts_[0]'s sample layout
-  uint32_t fixed_need_ = ~0u;      // bytes that hold every fixed field (uniform_)
+  int common_time_off_ = -1;       // a sample's time offset if the same for every attr
   mutable uint64_t last_id_ = ~0ULL;
   mutable int last_attr_ = -1;
 
   uint64_t populated_ = 0, next_populate_ = ~0ULL;
+  uint64_t next_progress_ = 0, next_check_ = 0;
   bool populate_failed_ = false;
 
   RecordSink* sink_ = nullptr;
