@@ -27,16 +27,12 @@ int64_t KvmAnalyzer::row_for(Analysis a, int32_t pid, uint32_t vcpu, uint64_t ke
 
 int64_t KvmAnalyzer::thread_row(ThreadState& t, Analysis a, int32_t pid, uint64_t key, uint32_t info) {
   if (t.cache_pid != pid) {
-    for (RowCacheEntry& e : t.row_cache) e = RowCacheEntry();
+    t.rows = FlatMap<ThreadRowKey, int64_t, ThreadRowKeyHash>(16);
     t.cache_pid = pid;
   }
-  RowCacheEntry& e = t.row_cache[(key ^ (key >> 12) ^ (static_cast<uint64_t>(a) << 2) ^ info) & (kRowCacheSize - 1)];
-  if (e.analysis == static_cast<int32_t>(a) && e.key == key && e.info == info) return e.row;
-  const int64_t row = row_for(a, pid, t.vcpu, key, info);
-  e.key = key;
-  e.info = info;
-  e.analysis = static_cast<int32_t>(a);
-  e.row = row;
+  bool inserted = false;
+  int64_t& row = t.rows.find_or_insert(ThreadRowKey{key, info, static_cast<uint32_t>(a)}, -1, &inserted);
+  if (inserted) row = row_for(a, pid, t.vcpu, key, info);
   return row;
 }
 
@@ -103,7 +99,10 @@ void KvmAnalyzer::end(Pending& p, Analysis a, const KvmEvent& ev, ThreadState& t
 
 void KvmAnalyzer::on_sample(const Sample& sample) {
   KvmEvent ev;
-  if (!decoder_.decode(sample, &ev)) return;
+  if (decoder_.decode(sample, &ev)) on_event(ev);
+}
+
+void KvmAnalyzer::on_event(const KvmEvent& ev) {
   events_++;
   ThreadState& t = thread(ev.tid);
   t.pid = ev.pid;
@@ -168,8 +167,8 @@ void KvmAnalyzer::forget_pids(const std::vector<int32_t>& pids) {
     if (gone(t.pid)) return;
     for (Pending& p : t.pending)
       if (p.row >= 0) p.row = remap[static_cast<size_t>(p.row)];
-    t.cache_pid = -1;
-    kept_threads.emplace_back(tid, t);
+    t.cache_pid = -1;  // row numbers changed
+    kept_threads.emplace_back(tid, std::move(t));
   };
   for (size_t page = 0; page < tid_pages_.size(); page++) {
     if (!tid_pages_[page]) continue;
@@ -180,7 +179,7 @@ void KvmAnalyzer::forget_pids(const std::vector<int32_t>& pids) {
   threads_.clear();
   tid_pages_.clear();
   other_tids_ = FlatMap<int32_t, uint32_t, TidHash>();
-  for (auto& [tid, t] : kept_threads) thread(tid) = t;
+  for (auto& [tid, t] : kept_threads) thread(tid) = std::move(t);
 }
 
 void KvmAnalyzer::on_lost(uint64_t lost, uint32_t) { lost_ += lost; }

@@ -44,7 +44,8 @@ class KvmAnalyzer : public RecordSink {
  public:
   KvmAnalyzer(const KvmDecoder& decoder, AnalyzerOptions options);
 
-  void on_sample(const Sample& sample) override;
+  void on_sample(const Sample& sample) override;  // decode, then on_event
+  void on_event(const KvmEvent& event);          // one decoded kvm event
   void on_lost(uint64_t lost, uint32_t cpu) override;
 
   // perf's key text: exit reason name, "0x<gpa>:R|W", "0x<port>:PIN|POUT",
@@ -75,14 +76,18 @@ class KvmAnalyzer : public RecordSink {
     uint64_t start_time = 0;
     int64_t row = -1;
   };
-  // A thread's last rows by (analysis, key, info): its (pid, vcpu) is fixed
-  // while cache_pid holds, so most begins skip the row hash table.
-  static constexpr int kRowCacheSize = 64;
-  struct RowCacheEntry {
-    uint64_t key = 0;
-    uint32_t info = 0;
-    int32_t analysis = -1;  // -1: empty
-    int64_t row = -1;
+  // A thread's rows by (analysis, key, info): its (pid, vcpu) is fixed
+  // while cache_pid holds, so begins skip the table of all rows.
+  struct ThreadRowKey {
+    uint64_t key;
+    uint32_t info;
+    uint32_t analysis;
+    bool operator==(const ThreadRowKey& o) const { return key == o.key && info == o.info && analysis == o.analysis; }
+  };
+  struct ThreadRowKeyHash {
+    size_t operator()(const ThreadRowKey& k) const {
+      return mix64(k.key ^ (static_cast<uint64_t>(k.analysis) << 56) ^ (static_cast<uint64_t>(k.info) << 40));
+    }
   };
   struct ThreadState {
     int32_t pid = -1;
@@ -90,7 +95,7 @@ class KvmAnalyzer : public RecordSink {
     uint32_t vcpu = 0;
     Pending pending[kNumAnalyses];
     int32_t cache_pid = -1;
-    RowCacheEntry row_cache[kRowCacheSize];
+    FlatMap<ThreadRowKey, int64_t, ThreadRowKeyHash> rows{16};
   };
   struct RowKey {
     uint8_t analysis;

@@ -10,36 +10,57 @@ namespace kvmlens {
 
 namespace {
 
-// Two cores for one file: this thread reads and orders the records (the
-// reader), a second one decodes and analyzes them, in exactly the order the
-// reader delivers them, so every statistic is the same as with one thread.
-// Samples cross in chunks through a small bounded queue (memory stays
-// O(chunk), never O(events)).
+// Two cores for one file: this thread reads, orders and decodes the
+// records; a second one analyzes the decoded events, in exactly the order
+// the reader delivers them, so every statistic is the same as with one
+// thread. Events cross packed in chunks through a small bounded queue
+// (memory stays O(chunk), never O(events)).
 class TwoStageSink : public RecordSink {
  public:
-  // A sample as the decoder needs it; attr == kLost carries a LOST count.
-  struct Entry {
+  // A decoded kvm event (a = vcpu_id, exit_reason, gpa, port or ecx; b =
+  // mmio type, pio rw or msr write), or with kind kLost a LOST count.
+  struct Packed {
     uint64_t time;
-    const uint8_t* raw;
+    uint64_t a;
     int32_t pid, tid;
-    uint32_t cpu, raw_size;
-    const EventAttr* attr;
+    uint32_t b;
+    uint8_t kind;
   };
-  static constexpr size_t kChunk = 2048, kChunks = 4;
+  static constexpr uint8_t kLost = 0xff;
+  static constexpr size_t kChunk = 4096, kChunks = 4;
 
-  explicit TwoStageSink(KvmAnalyzer* analyzer) : analyzer_(analyzer) {
-    for (auto& c : chunks_) c.reset(new Entry[kChunk]);
+  TwoStageSink(const KvmDecoder* decoder, KvmAnalyzer* analyzer) : decoder_(decoder), analyzer_(analyzer) {
+    for (auto& c : chunks_) c.reset(new Packed[kChunk]);
     fill_ = chunks_[0].get();
     worker_ = std::thread([this] { consume(); });
   }
-  ~TwoStageSink() override { finish(); }
+  ~TwoStageSink() override {
+    try {
+      finish();
+    } catch (...) {
+    }
+  }
 
   void on_sample(const Sample& s) override {
-    fill_[n_++] = Entry{s.time, s.raw, s.pid, s.tid, s.cpu, s.raw_size, s.attr};
+    KvmEvent ev;
+    if (!decoder_->decode(s, &ev)) return;
+    Packed& p = fill_[n_++];
+    p.time = ev.time;
+    p.pid = ev.pid;
+    p.tid = ev.tid;
+    p.kind = static_cast<uint8_t>(ev.kind);
+    using K = KvmEvent::Kind;
+    switch (ev.kind) {
+      case K::kEntry: p.a = ev.vcpu_id; p.b = 0; break;
+      case K::kExit: p.a = ev.exit_reason; p.b = 0; break;
+      case K::kMmio: p.a = ev.gpa; p.b = ev.mmio_type; break;
+      case K::kPio: p.a = ev.port; p.b = ev.pio_rw; break;
+      case K::kMsr: p.a = ev.ecx; p.b = ev.msr_write; break;
+    }
     if (n_ == kChunk) hand_over();
   }
   void on_lost(uint64_t lost, uint32_t cpu) override {
-    fill_[n_++] = Entry{lost, nullptr, 0, 0, cpu, 0, nullptr};
+    fill_[n_++] = Packed{0, lost, 0, 0, cpu, kLost};
     if (n_ == kChunk) hand_over();
   }
 
@@ -96,29 +117,34 @@ class TwoStageSink : public RecordSink {
     }
   }
 
-  void analyze(const Entry* e, size_t count) {
-    Sample s;
+  void analyze(const Packed* p, size_t count) {
+    using K = KvmEvent::Kind;
+    KvmEvent ev{};
     for (size_t i = 0; i < count; i++) {
-      if (i + 8 < count && e[i + 8].raw) __builtin_prefetch(e[i + 8].raw);
-      if (!e[i].attr) {
-        analyzer_->on_lost(e[i].time, e[i].cpu);
+      if (p[i].kind == kLost) {
+        analyzer_->on_lost(p[i].a, p[i].b);
         continue;
       }
-      s.attr = e[i].attr;
-      s.time = e[i].time;
-      s.pid = e[i].pid;
-      s.tid = e[i].tid;
-      s.cpu = e[i].cpu;
-      s.raw = e[i].raw;
-      s.raw_size = e[i].raw_size;
-      analyzer_->on_sample(s);
+      ev.kind = static_cast<K>(p[i].kind);
+      ev.time = p[i].time;
+      ev.pid = p[i].pid;
+      ev.tid = p[i].tid;
+      switch (ev.kind) {
+        case K::kEntry: ev.vcpu_id = static_cast<uint32_t>(p[i].a); break;
+        case K::kExit: ev.exit_reason = p[i].a; break;
+        case K::kMmio: ev.gpa = p[i].a; ev.mmio_type = p[i].b; break;
+        case K::kPio: ev.port = static_cast<uint32_t>(p[i].a); ev.pio_rw = p[i].b; break;
+        case K::kMsr: ev.ecx = static_cast<uint32_t>(p[i].a); ev.msr_write = p[i].b; break;
+      }
+      analyzer_->on_event(ev);
     }
   }
 
+  const KvmDecoder* decoder_;
   KvmAnalyzer* analyzer_;
-  std::unique_ptr<Entry[]> chunks_[kChunks];
+  std::unique_ptr<Packed[]> chunks_[kChunks];
   size_t sizes_[kChunks] = {};
-  Entry* fill_;
+  Packed* fill_;
   size_t n_ = 0;
   std::mutex mutex_;
   std::condition_variable ready_cv_, free_cv_;
@@ -173,7 +199,7 @@ std::unique_ptr<KvmSession> analyze_file(const std::string& path, AnalyzerOption
   // The analyzer may run on its own thread unless it calls back (long events).
   const bool two_stage = !session->analyzer->calls_back() && std::thread::hardware_concurrency() > 1;
   std::unique_ptr<TwoStageSink> staged;
-  if (two_stage) staged = std::make_unique<TwoStageSink>(session->analyzer.get());
+  if (two_stage) staged = std::make_unique<TwoStageSink>(session->decoder.get(), session->analyzer.get());
   RecordSink& sink = two_stage ? static_cast<RecordSink&>(*staged) : *session->analyzer;
   try {
     session->read_stats = reader->run(sink, progress);
