@@ -27,13 +27,23 @@ int64_t KvmAnalyzer::row_for(Analysis a, int32_t pid, uint32_t vcpu, uint64_t ke
 
 int64_t KvmAnalyzer::thread_row(ThreadState& t, Analysis a, int32_t pid, uint64_t key, uint32_t info) {
   if (t.cache_pid != pid) {
-    t.rows = FlatMap<ThreadRowKey, int64_t, ThreadRowKeyHash>(16);
+    for (RowCacheEntry& e : t.row_cache) e = RowCacheEntry();
     t.cache_pid = pid;
   }
-  bool inserted = false;
-  int64_t& row = t.rows.find_or_insert(ThreadRowKey{key, info, static_cast<uint32_t>(a)}, -1, &inserted);
-  if (inserted) row = row_for(a, pid, t.vcpu, key, info);
-  return row;
+  const int32_t an = static_cast<int32_t>(a);
+  const uint64_t h = (key ^ (static_cast<uint64_t>(an) << 56) ^ (static_cast<uint64_t>(info) << 40)) * 0x9E3779B97F4A7C15ULL;
+  RowCacheEntry* set = &t.row_cache[2 * (h >> 59)];  // top 5 bits: kRowCacheSets == 32
+  if (set[0].key == key && set[0].info == info && set[0].analysis == an) return set[0].row;
+  if (set[1].key == key && set[1].info == info && set[1].analysis == an) {
+    std::swap(set[0], set[1]);
+    return set[0].row;
+  }
+  set[1] = set[0];
+  set[0].key = key;
+  set[0].info = info;
+  set[0].analysis = an;
+  set[0].row = row_for(a, pid, t.vcpu, key, info);
+  return set[0].row;
 }
 
 KvmAnalyzer::ThreadState& KvmAnalyzer::thread(int32_t tid) {

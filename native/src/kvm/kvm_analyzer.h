@@ -76,18 +76,15 @@ class KvmAnalyzer : public RecordSink {
     uint64_t start_time = 0;
     int64_t row = -1;
   };
-  // A thread's rows by (analysis, key, info): its (pid, vcpu) is fixed
-  // while cache_pid holds, so begins skip the table of all rows.
-  struct ThreadRowKey {
-    uint64_t key;
-    uint32_t info;
-    uint32_t analysis;
-    bool operator==(const ThreadRowKey& o) const { return key == o.key && info == o.info && analysis == o.analysis; }
-  };
-  struct ThreadRowKeyHash {
-    size_t operator()(const ThreadRowKey& k) const {
-      return mix64(k.key ^ (static_cast<uint64_t>(k.analysis) << 56) ^ (static_cast<uint64_t>(k.info) << 40));
-    }
+  // A thread's recent rows by (analysis, key, info): its (pid, vcpu) is
+  // fixed while cache_pid holds, so most begins skip the table of all rows.
+  // 32 sets of 2 (most recent first).
+  static constexpr int kRowCacheSets = 32;
+  struct RowCacheEntry {
+    uint64_t key = 0;
+    uint32_t info = 0;
+    int32_t analysis = -1;  // -1: empty
+    int64_t row = -1;
   };
   struct ThreadState {
     int32_t pid = -1;
@@ -95,7 +92,7 @@ class KvmAnalyzer : public RecordSink {
     uint32_t vcpu = 0;
     Pending pending[kNumAnalyses];
     int32_t cache_pid = -1;
-    FlatMap<ThreadRowKey, int64_t, ThreadRowKeyHash> rows{16};
+    RowCacheEntry row_cache[2 * kRowCacheSets];
   };
   struct RowKey {
     uint8_t analysis;
