@@ -22,6 +22,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "perf/byte_cursor.h"
@@ -109,7 +111,17 @@ class Reader : public PerfDataReader {
         mapping_size_(mapping_size), owned_(std::move(owned)) {}
 
   ~Reader() override {
-    if (mapping_) ::munmap(mapping_, mapping_size_);
+    if (!mapping_) return;
+    // Unmapping a large file takes a while (page tables of every mapped
+    // page): let a short-lived thread do it, so the report goes on.
+    if (mapping_size_ >= (64u << 20)) {
+      try {
+        std::thread([m = mapping_, n = mapping_size_] { ::munmap(m, n); }).detach();
+        return;
+      } catch (const std::system_error&) {
+      }
+    }
+    ::munmap(mapping_, mapping_size_);
   }
 
   void init() {
