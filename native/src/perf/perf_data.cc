@@ -35,6 +35,7 @@ namespace kvmlens {
 namespace {
 
 constexpr uint64_t kNoTime = ~0ULL;
+constexpr size_t kScanPrefetch = 1024;  // bytes ahead of the scan (512-4096 measured alike)
 
 // Where the fields we need sit in a sample of one attr.
 struct SampleLayout {
@@ -155,6 +156,10 @@ class Reader : public PerfDataReader {
         if (data_end_ - pos < 8)
           throw ParseError("truncated record header: " + std::to_string(data_end_ - pos) + " bytes left", pos);
         const uint8_t* rec = data_ + pos;
+        // Each record's size says where the next one starts, so the scan
+        // waits on every load that misses; the hardware prefetcher stops at
+        // page boundaries. Ask for the data a little ahead (never faults).
+        __builtin_prefetch(rec + kScanPrefetch);
         uint32_t type = load<uint32_t>(rec);
         uint16_t rsize = load<uint16_t>(rec + 6);
         if (rsize < 8) throw ParseError("record of type " + std::to_string(type) + " has size " + std::to_string(rsize) + " (< 8)", pos);
