@@ -132,7 +132,7 @@ class KvmAnalyzer : public RecordSink {
   FlatMap<int32_t, uint32_t, TidHash> other_tids_;
   // Pairs not yet recorded into their row: recording in batches lets the
   // CPU overlap the histograms' cache misses. Same order per row as one by one.
-  static constexpr size_t kPendingPairs = 512;
+  static constexpr size_t kPendingPairs = 128;
   struct PendingPair {
     uint32_t row;
     uint64_t diff;
