@@ -42,22 +42,14 @@ class TwoStageSink : public RecordSink {
   }
 
   void on_sample(const Sample& s) override {
-    KvmEvent ev;
-    if (!decoder_->decode(s, &ev)) return;
-    Packed& p = fill_[n_++];
-    p.time = ev.time;
-    p.pid = ev.pid;
-    p.tid = ev.tid;
-    p.kind = static_cast<uint8_t>(ev.kind);
-    using K = KvmEvent::Kind;
-    switch (ev.kind) {
-      case K::kEntry: p.a = ev.vcpu_id; p.b = 0; break;
-      case K::kExit: p.a = ev.exit_reason; p.b = 0; break;
-      case K::kMmio: p.a = ev.gpa; p.b = ev.mmio_type; break;
-      case K::kPio: p.a = ev.port; p.b = ev.pio_rw; break;
-      case K::kMsr: p.a = ev.ecx; p.b = ev.msr_write; break;
-    }
-    if (n_ == kChunk) hand_over();
+    Packed& p = fill_[n_];
+    KvmEvent::Kind kind;
+    if (!decoder_->decode_fields(s, &kind, &p.a, &p.b)) return;
+    p.time = s.time;
+    p.pid = s.pid;
+    p.tid = s.tid;
+    p.kind = static_cast<uint8_t>(kind);
+    if (++n_ == kChunk) hand_over();
   }
   void on_lost(uint64_t lost, uint32_t cpu) override {
     fill_[n_++] = Packed{0, lost, 0, 0, cpu, kLost};
