@@ -13,20 +13,29 @@ const runs = Number(process.env.KVMLENS_BENCH_RUNS ?? 5);
 const dir = process.env.KVMLENS_BENCH_DIR ?? '/tmp/kvmlens-bench';
 const root = join(import.meta.dirname, '..');
 
-interface Run { wallS: number; peakRssMB: number; peakAnonMB: number }
+interface Run { wallS: number; cpuS: number; peakRssMB: number; peakAnonMB: number }
 
-/** Runs a command, sampling its RSS (total and anonymous = heap) every 5 ms. */
+const TICKS_PER_S = 100; // USER_HZ: /proc/PID/stat counts CPU time in these
+
+/**
+ * Runs a command, sampling its RSS (total and anonymous = heap) and its CPU
+ * time (all threads, user + system; the last sample, up to 5 ms short) every 5 ms.
+ */
 function measure(cmd: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'ignore'] });
     let rss = 0;
     let anon = 0;
+    let ticks = 0;
     const poll = setInterval(() => {
       try {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         rss = Math.max(rss, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
         anon = Math.max(anon, Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0));
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+        ticks = Math.max(ticks, Number(fields[11]) + Number(fields[12])); // utime (14), stime (15)
       } catch {
         /* exited */
       }
@@ -35,7 +44,12 @@ function measure(cmd: string, args: string[]): Promise<Run> {
     child.on('exit', (code) => {
       clearInterval(poll);
       if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`));
-      resolve({ wallS: Number(process.hrtime.bigint() - start) / 1e9, peakRssMB: rss / 1024, peakAnonMB: anon / 1024 });
+      resolve({
+        wallS: Number(process.hrtime.bigint() - start) / 1e9,
+        cpuS: ticks / TICKS_PER_S,
+        peakRssMB: rss / 1024,
+        peakAnonMB: anon / 1024,
+      });
     });
   });
 }
@@ -81,10 +95,10 @@ async function main() {
       runs,
     );
     console.log(`\n${file} (${(size / 1e9).toFixed(2)} GB, ${rounds ? 'with' : 'without'} FINISHED_ROUND; best of ${runs})`);
-    console.log('| tool | wall s | peak RSS MB | peak heap (RssAnon) MB |');
-    console.log('|---|---|---|---|');
+    console.log('| tool | wall s | CPU s (that run) | peak RSS MB | peak heap (RssAnon) MB |');
+    console.log('|---|---|---|---|---|');
     for (const [name, r] of [['cat (floor)', cat], ['node -e 0 (start-up floor)', node], ['perf kvm stat report', perf], ['kvmlens stat report', ours]] as const) {
-      console.log(`| ${name} | ${r.wallS.toFixed(3)} | ${r.peakRssMB.toFixed(0)} | ${r.peakAnonMB.toFixed(0)} |`);
+      console.log(`| ${name} | ${r.wallS.toFixed(3)} | ${r.cpuS.toFixed(2)} | ${r.peakRssMB.toFixed(0)} | ${r.peakAnonMB.toFixed(0)} |`);
     }
     console.log(`speed-up over perf: ${(perf.wallS / ours.wallS).toFixed(2)}x; heap ratio perf/kvmlens: ${(perf.peakAnonMB / ours.peakAnonMB).toFixed(1)}x`);
   }
