@@ -209,6 +209,29 @@ int main() {
         }
       }
     }
+    // A sample damaged where only its delivery notices (its raw size runs
+    // past the record): everything before it in perf's order is delivered,
+    // once, and nothing after it.
+    {
+      const std::vector<uint8_t> good = rearrange(file, 24, 3, 2);
+      const std::vector<uint64_t> order = model_order(good);
+      for (size_t nth : {size_t{0}, order.size() / 2, order.size() - 1}) {
+        std::vector<uint8_t> bad = good;
+        const uint64_t at = order[nth];
+        const uint32_t huge = 60000;
+        std::memcpy(&bad[at + 56], &huge, 4);  // RAW's size (after IDENTIFIER, IP, TID, TIME, CPU, PERIOD)
+        auto reader = PerfDataReader::open_memory(bad.data(), bad.size());
+        Order got;
+        uint64_t error_at = 0;
+        try {
+          reader->run(got, [](uint64_t, uint64_t) {});
+        } catch (const ParseError& e) {
+          error_at = e.offset();
+        }
+        CHECK(error_at == at);
+        CHECK(got.offsets == std::vector<uint64_t>(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(nth)));
+      }
+    }
     // Damaged in the middle (a record of size 0): the same rows from what
     // came before the damage, and the same error.
     const std::vector<uint8_t> bytes = rearrange(file, 24, 3, 2);

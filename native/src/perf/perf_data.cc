@@ -144,6 +144,7 @@ class Reader : public PerfDataReader {
     sink_ = &sink;
     stats_ = ReadStats{};
     runs_.clear();
+    flushing_ = false;
     next_flush_ = 0;
     max_time_ = 0;
     next_progress_ = data_begin_ + (16u << 20);
@@ -208,10 +209,18 @@ class Reader : public PerfDataReader {
         if (pos >= next_check_) periodic(pos, progress);
       }
     } catch (const ParseError&) {
-      // Keep what was read: deliver every queued record, then report.
-      close_run();
-      flush(kNoTime);
+      // Keep what was read: deliver every queued record, then report. A
+      // record that failed while being delivered ends the delivery there
+      // (the queue then holds records already delivered, never twice).
       stats_.bytes = pos - data_begin_;
+      if (!flushing_) {
+        close_run();
+        try {
+          flush(kNoTime);
+        } catch (const ParseError&) {
+          // a queued record is damaged too: report the first damage
+        }
+      }
       throw;
     }
     close_run();
@@ -463,6 +472,7 @@ class Reader : public PerfDataReader {
 
   void flush(uint64_t limit) {
     if (runs_.empty()) return;
+    flushing_ = true;  // stays set if a delivery throws
     std::sort(runs_.begin(), runs_.end(), [](const Run& a, const Run& b) { return later(b, a); });
     uint64_t act_time[kMaxActive], act_cursor[kMaxActive], act_end[kMaxActive];
     size_t n_act = 0, waiting = 0;
@@ -523,6 +533,7 @@ class Reader : public PerfDataReader {
     heap_.insert(heap_.end(), runs_.begin() + static_cast<std::ptrdiff_t>(waiting), runs_.end());
     runs_.swap(heap_);
     if (overflow) flush_with_heap(limit);
+    flushing_ = false;
   }
 
   void flush_with_heap(uint64_t limit) {
@@ -719,6 +730,7 @@ class Reader : public PerfDataReader {
   Run open_run_{};
   uint64_t open_last_time_ = 0, open_end_ = 0;
   uint64_t next_flush_ = 0, max_time_ = 0;
+  bool flushing_ = false;  // a flush is delivering (a ParseError there ends the run)
 };
 
 std::vector<uint8_t> read_all(int fd, const std::string& name) {
