@@ -1,6 +1,6 @@
 // The native part of `kvmlens stat report` alone, for profiling and for
 // checking that a change keeps every statistic bit for bit:
-//   build/report_bench FILE [REPEAT] [--dump]
+//   build/report_bench FILE [REPEAT] [--dump] [--one-thread | --read-only | --decode-only]
 // prints the best wall time of REPEAT analyze_file() runs; --dump prints
 // every analyzer row (count, sum, min, max, and mean/M2-derived values in
 // hex) so that two builds can be diffed.
@@ -23,10 +23,12 @@ int main(int argc, char** argv) {
   int repeat = 1;
   bool dump = false;
   int stage = 0;  // 1: reader only, 2: reader + decoder
+  bool one_thread = false;  // an analyzer that calls back keeps analyze_file on one thread
   for (int i = 2; i < argc; i++) {
     if (std::strcmp(argv[i], "--dump") == 0) dump = true;
     else if (std::strcmp(argv[i], "--read-only") == 0) stage = 1;
     else if (std::strcmp(argv[i], "--decode-only") == 0) stage = 2;
+    else if (std::strcmp(argv[i], "--one-thread") == 0) one_thread = true;
     else repeat = std::atoi(argv[i]);
   }
   double best = 1e30;
@@ -48,7 +50,9 @@ int main(int argc, char** argv) {
       if (stage == 2) count.decoder = session->decoder.get();
       session->read_stats = reader->run(count, [](uint64_t, uint64_t) {});
     } else {
-      session = kvmlens::analyze_file(path, kvmlens::AnalyzerOptions(), [](uint64_t, uint64_t) {});
+      kvmlens::AnalyzerOptions options;
+      if (one_thread) options.long_threshold_ns = ~0ULL;  // never reached, but a callback
+      session = kvmlens::analyze_file(path, options, [](uint64_t, uint64_t) {});
     }
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (s < best) best = s;
