@@ -1,6 +1,7 @@
 // stat report speed and memory: kvmlens vs real `perf kvm stat report` on the
 // same large file in the same run, with `cat FILE > /dev/null` as the floor.
 //   npm run bench [-- SAMPLES]      (default 10,000,000; needs perf and root)
+// KVMLENS_BENCH_RUNS (default 5) runs of each, in turns; the best counts.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,23 +9,33 @@ import { recordTemplate } from '../scripts/make-test-files.ts';
 import { makeLargeFile } from './make-large-file.ts';
 
 const samples = Number(process.argv[2] ?? 10_000_000);
+const runs = Number(process.env.KVMLENS_BENCH_RUNS ?? 5);
 const dir = process.env.KVMLENS_BENCH_DIR ?? '/tmp/kvmlens-bench';
 const root = join(import.meta.dirname, '..');
 
-interface Run { wallS: number; peakRssMB: number; peakAnonMB: number }
+interface Run { wallS: number; cpuS: number; peakRssMB: number; peakAnonMB: number }
 
-/** Runs a command, sampling its RSS (total and anonymous = heap) every 5 ms. */
+const TICKS_PER_S = 100; // USER_HZ: /proc/PID/stat counts CPU time in these
+
+/**
+ * Runs a command, sampling its RSS (total and anonymous = heap) and its CPU
+ * time (all threads, user + system; the last sample, up to 5 ms short) every 5 ms.
+ */
 function measure(cmd: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'ignore'] });
     let rss = 0;
     let anon = 0;
+    let ticks = 0;
     const poll = setInterval(() => {
       try {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         rss = Math.max(rss, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0));
         anon = Math.max(anon, Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0));
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+        ticks = Math.max(ticks, Number(fields[11]) + Number(fields[12])); // utime (14), stime (15)
       } catch {
         /* exited */
       }
@@ -33,15 +44,33 @@ function measure(cmd: string, args: string[]): Promise<Run> {
     child.on('exit', (code) => {
       clearInterval(poll);
       if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`));
-      resolve({ wallS: Number(process.hrtime.bigint() - start) / 1e9, peakRssMB: rss / 1024, peakAnonMB: anon / 1024 });
+      resolve({
+        wallS: Number(process.hrtime.bigint() - start) / 1e9,
+        cpuS: ticks / TICKS_PER_S,
+        peakRssMB: rss / 1024,
+        peakAnonMB: anon / 1024,
+      });
     });
   });
 }
 
-async function best(cmd: string, args: string[], times = 3): Promise<Run> {
-  const runs: Run[] = [];
-  for (let i = 0; i < times; i++) runs.push(await measure(cmd, args));
-  return runs.reduce((a, b) => (b.wallS < a.wallS ? b : a));
+const bestOf = (runs: Run[]) => runs.reduce((a, b) => (b.wallS < a.wallS ? b : a));
+
+/**
+ * The best of `times` runs of each command, taken in turns (cat, perf,
+ * kvmlens, cat, ...) so that load from other work on the machine falls on
+ * all of them alike. Peak memory is the largest seen in any run.
+ */
+async function bestInTurns(commands: [string, string[]][], times: number): Promise<Run[]> {
+  const runs: Run[][] = commands.map(() => []);
+  for (let i = 0; i < times; i++) {
+    for (let c = 0; c < commands.length; c++) runs[c].push(await measure(commands[c][0], commands[c][1]));
+  }
+  return runs.map((r) => ({
+    ...bestOf(r),
+    peakRssMB: Math.max(...r.map((x) => x.peakRssMB)),
+    peakAnonMB: Math.max(...r.map((x) => x.peakAnonMB)),
+  }));
 }
 
 async function main() {
@@ -56,14 +85,20 @@ async function main() {
     }
     const size = statSync(file).size;
     await measure('cat', [file]); // page cache warm
-    const cat = await best('sh', ['-c', `cat '${file}' > /dev/null`]);
-    const perf = await best('perf', ['kvm', '-i', file, 'stat', 'report']);
-    const ours = await best(process.execPath, [join(root, 'bin', 'kvmlens.js'), 'stat', 'report', '-i', file]);
-    console.log(`\n${file} (${(size / 1e9).toFixed(2)} GB, ${rounds ? 'with' : 'without'} FINISHED_ROUND)`);
-    console.log('| tool | wall s | peak RSS MB | peak heap (RssAnon) MB |');
-    console.log('|---|---|---|---|');
-    for (const [name, r] of [['cat (floor)', cat], ['perf kvm stat report', perf], ['kvmlens stat report', ours]] as const) {
-      console.log(`| ${name} | ${r.wallS.toFixed(3)} | ${r.peakRssMB.toFixed(0)} | ${r.peakAnonMB.toFixed(0)} |`);
+    const [cat, node, perf, ours] = await bestInTurns(
+      [
+        ['sh', ['-c', `cat '${file}' > /dev/null`]],
+        [process.execPath, ['-e', '0']],
+        ['perf', ['kvm', '-i', file, 'stat', 'report']],
+        [process.execPath, [join(root, 'bin', 'kvmlens.js'), 'stat', 'report', '-i', file]],
+      ],
+      runs,
+    );
+    console.log(`\n${file} (${(size / 1e9).toFixed(2)} GB, ${rounds ? 'with' : 'without'} FINISHED_ROUND; best of ${runs})`);
+    console.log('| tool | wall s | CPU s (that run) | peak RSS MB | peak heap (RssAnon) MB |');
+    console.log('|---|---|---|---|---|');
+    for (const [name, r] of [['cat (floor)', cat], ['node -e 0 (start-up floor)', node], ['perf kvm stat report', perf], ['kvmlens stat report', ours]] as const) {
+      console.log(`| ${name} | ${r.wallS.toFixed(3)} | ${r.cpuS.toFixed(2)} | ${r.peakRssMB.toFixed(0)} | ${r.peakAnonMB.toFixed(0)} |`);
     }
     console.log(`speed-up over perf: ${(perf.wallS / ours.wallS).toFixed(2)}x; heap ratio perf/kvmlens: ${(perf.peakAnonMB / ours.peakAnonMB).toFixed(1)}x`);
   }

@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+import { earlyReportUntaken, startEarlyReport } from '../dist/cli/early-report.js';
+
+// `stat report` reads its file on a native thread while the CLI loads.
+startEarlyReport(process.argv.slice(2));
+const { main } = await import('../dist/cli/main.js');
 
 // `kvmlens ... | head` closes the pipe early: that is not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -10,9 +14,14 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+    // An early read nobody took (usage error, --help) must not hold the exit.
+    if (earlyReportUntaken()) process.exit(code);
+  },
   (err) => {
     console.error(`kvmlens: ${err && err.message ? err.message : err}`);
     process.exitCode = 1;
+    if (earlyReportUntaken()) process.exit(1);
   },
 );

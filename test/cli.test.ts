@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normalizeArgv } from '../src/cli/argv.ts';
 import { defaultInputFile } from '../src/cli/global-options.ts';
+import { plainReportInput } from '../src/cli/early-report.ts';
 
 const root = join(import.meta.dirname, '..');
 function kvmlens(args: string[], cwd = root) {
@@ -62,6 +63,31 @@ test('unknown options and event names are usage errors', () => {
   const r = kvmlens(['stat', 'report', '--event=bogus']);
   assert.is.not(r.code, 0);
   assert.match(r.stderr, /bogus/);
+});
+
+test('stat report reads its file while the CLI loads, and only keeps that read when the input matches', () => {
+  const fixture = join(root, 'test', 'fixtures', 'vm', 'perf-kvm-amd.data');
+  assert.is(plainReportInput(['stat', 'report', '-i', fixture]), fixture);
+  assert.is(plainReportInput(['-i', fixture, 'stat', 'rep', '--json']), fixture);
+  assert.is(plainReportInput(['stat', 'report']), 'perf.data.guest');
+  for (const args of [['stat', 'report', '-i', 'a', '-i', 'b'], ['stat', 'report', '--help', '-i', 'a'], ['--host', 'stat', 'report'], ['stat', 'record']]) {
+    assert.is(plainReportInput(args), undefined, args.join(' '));
+  }
+  // Same table with the input given before `stat`, after `report`, or as --input=.
+  const tables = [['-i', fixture, 'stat', 'report'], ['stat', 'report', '-i', fixture], ['stat', 'report', `--input=${fixture}`]].map((a) => kvmlens(a));
+  for (const t of tables) {
+    assert.is(t.code, 0, t.stderr);
+    assert.is(t.stdout, tables[0].stdout);
+  }
+  assert.match(tables[0].stdout, /Total Samples:/);
+  // A usage error after an early read: the error, its exit code, no table.
+  const bad = kvmlens(['stat', 'report', '-i', fixture, '--event=bogus']);
+  assert.is.not(bad.code, 0);
+  assert.match(bad.stderr, /bogus/);
+  assert.is(bad.stdout, '');
+  const missing = kvmlens(['stat', 'report', '-i', join(root, 'no-such.data')]);
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, /no-such\.data: no such file/);
 });
 
 test.run();

@@ -12,12 +12,24 @@ function expandPrefix(word: string, full: string[]): string {
 /** Options of `kvmlens` itself that take a value (skipped when looking for the command). */
 const GLOBAL_WITH_VALUE = new Set(['-i', '--input', '-o', '--output', '--guestmount', '--guestkallsyms', '--guestmodules', '--guestvmlinux']);
 
+/** Index of the first word that is not a global option (or its value). */
+function firstCommandWord(argv: string[]): number {
+  let i = 0;
+  while (i < argv.length && argv[i].startsWith('-')) {
+    i += GLOBAL_WITH_VALUE.has(argv[i]) ? 2 : 1;
+  }
+  return i;
+}
+
+/** The command and the word after it, e.g. ['stat', 'report'] (of normalized argv). */
+export function commandPath(argv: string[]): string[] {
+  const i = firstCommandWord(argv);
+  return argv.slice(i, i + 2);
+}
+
 export function normalizeArgv(argv: string[]): string[] {
   const out = [...argv];
-  let i = 0;
-  while (i < out.length && out[i].startsWith('-')) {
-    i += GLOBAL_WITH_VALUE.has(out[i]) ? 2 : 1;
-  }
+  const i = firstCommandWord(out);
   if (i >= out.length) return out;
   if (out[i] === 'stat') {
     const sub = out[i + 1];

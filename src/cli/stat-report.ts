@@ -7,6 +7,7 @@ import { formatPerfTable } from '../report/perf-table.ts';
 import { SORT_KEYS, rowsFromColumns, sortRows, type SortKey, type StatRow } from '../report/stat-rows.ts';
 import { parseIntOption, parsePidList } from './parse.ts';
 import { progressReporter } from './progress.ts';
+import { takeEarlyReport } from './early-report.ts';
 import { defaultInputFile, type GlobalOptions } from './global-options.ts';
 import { warn } from './output.ts';
 
@@ -63,7 +64,9 @@ export function statReportCommand(globals: () => GlobalOptions): Command {
 async function runStatReport(opts: ReportOptions, g: GlobalOptions, cmd: Command): Promise<number> {
   const input = opts.input ?? g.input ?? defaultInputFile(g);
   const progress = progressReporter(`reading ${input}`);
-  const session = await analyzeFile(input, progress.update).finally(progress.done);
+  const session = await (takeEarlyReport(input, progress.update) ?? analyzeFile(input, progress.update)).finally(
+    progress.done,
+  );
   const info = session.info();
   if (!info.hasKvmEvents) warn(`${input}: the recording has no kvm events (record with \`kvmlens stat record\`)`);
   const vcpu = opts.vcpu >= 0 ? opts.vcpu : undefined;

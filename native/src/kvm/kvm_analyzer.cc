@@ -25,6 +25,59 @@ int64_t KvmAnalyzer::row_for(Analysis a, int32_t pid, uint32_t vcpu, uint64_t ke
   return index;
 }
 
+int64_t KvmAnalyzer::thread_row(ThreadState& t, Analysis a, int32_t pid, uint64_t key, uint32_t info) {
+  if (t.cache_pid != pid) {
+    for (RowCacheEntry& e : t.row_cache) e = RowCacheEntry();
+    t.cache_pid = pid;
+  }
+  const int32_t an = static_cast<int32_t>(a);
+  const uint64_t h = (key ^ (static_cast<uint64_t>(an) << 56) ^ (static_cast<uint64_t>(info) << 40)) * 0x9E3779B97F4A7C15ULL;
+  RowCacheEntry* set = &t.row_cache[2 * (h >> 59)];  // top 5 bits: kRowCacheSets == 32
+  if (set[0].key == key && set[0].info == info && set[0].analysis == an) return set[0].row;
+  if (set[1].key == key && set[1].info == info && set[1].analysis == an) {
+    std::swap(set[0], set[1]);
+    return set[0].row;
+  }
+  set[1] = set[0];
+  set[0].key = key;
+  set[0].info = info;
+  set[0].analysis = an;
+  set[0].row = row_for(a, pid, t.vcpu, key, info);
+  return set[0].row;
+}
+
+KvmAnalyzer::ThreadState& KvmAnalyzer::thread(int32_t tid) {
+  uint32_t* slot;
+  if (tid >= 0 && tid < kMaxDirectTid) {
+    const size_t page = static_cast<size_t>(tid) >> kTidPageBits;
+    if (page >= tid_pages_.size()) tid_pages_.resize(page + 1);
+    std::unique_ptr<uint32_t[]>& p = tid_pages_[page];
+    if (!p) p.reset(new uint32_t[size_t{1} << kTidPageBits]());
+    slot = &p[static_cast<size_t>(tid) & ((size_t{1} << kTidPageBits) - 1)];
+  } else {
+    slot = &other_tids_.find_or_insert(tid, 0);
+  }
+  if (*slot == 0) {
+    threads_.emplace_back();
+    *slot = static_cast<uint32_t>(threads_.size());
+  }
+  return threads_[*slot - 1];
+}
+
+void KvmAnalyzer::apply_pending() const {
+  // perf's update_stats() per pair, in the order the pairs ended.
+  const size_t n = n_pending_;
+  n_pending_ = 0;
+  const PendingPair* pp = pending_pairs_;
+  StatRow* rows = const_cast<StatRow*>(rows_.data());
+  // The rows' statistics and counters are mostly out of cache (the file
+  // streams through it): ask for all of them first, so that the misses
+  // overlap, then record in order.
+  for (size_t i = 0; i < n; i++) rows[pp[i].row].hist.prefetch_for(pp[i].diff);
+  for (size_t i = 0; i < n; i++) rows[pp[i].row].hist.prefetch_counter(pp[i].diff);
+  for (size_t i = 0; i < n; i++) rows[pp[i].row].hist.record(pp[i].diff);
+}
+
 // perf's handle_begin_event(): a begin with no key still starts the clock.
 void KvmAnalyzer::begin(Pending& p, int64_t row, uint64_t time) {
   p.row = row;
@@ -32,19 +85,20 @@ void KvmAnalyzer::begin(Pending& p, int64_t row, uint64_t time) {
 }
 
 // perf's handle_end_event(), step for step.
-void KvmAnalyzer::end(Pending& p, Analysis a, const KvmEvent& ev, const ThreadState& t, bool has_key,
+void KvmAnalyzer::end(Pending& p, Analysis a, const KvmEvent& ev, ThreadState& t, bool has_key,
                       uint64_t key, uint32_t info) {
   const uint64_t time_begin = p.start_time;
   if (!time_begin) return;                    // the begin event was not caught
   if (p.row < 0 && !has_key) return;          // neither end has a key: state kept, as perf
-  int64_t row = p.row >= 0 ? p.row : row_for(a, ev.pid, t.vcpu, key, info);
+  int64_t row = p.row >= 0 ? p.row : thread_row(t, a, ev.pid, key, info);
   p.row = -1;
   p.start_time = 0;
   if (ev.time < time_begin) return;           // end before begin: skipped
   const uint64_t diff = ev.time - time_begin;
-  StatRow& r = rows_[row];
-  r.hist.record(diff);
+  if (n_pending_ == kPendingPairs) apply_pending();
+  pending_pairs_[n_pending_++] = PendingPair{static_cast<uint32_t>(row), diff};
   if (options_.long_threshold_ns && diff > options_.long_threshold_ns) {
+    StatRow& r = rows_[row];
     bool known = true;
     std::string name = key_name(a, r.key, r.info, &known);
     if (name != "HLT" && name != "hlt") {
@@ -56,17 +110,12 @@ void KvmAnalyzer::end(Pending& p, Analysis a, const KvmEvent& ev, const ThreadSt
 
 void KvmAnalyzer::on_sample(const Sample& sample) {
   KvmEvent ev;
-  if (!decoder_.decode(sample, &ev)) return;
+  if (decoder_.decode(sample, &ev)) on_event(ev);
+}
+
+void KvmAnalyzer::on_event(const KvmEvent& ev) {
   events_++;
-  // Consecutive events usually belong to the same vCPU thread (exit, pio,
-  // entry): remember the last one instead of hashing again.
-  if (ev.tid != last_tid_ || !last_thread_) {
-    bool inserted = false;
-    last_thread_ = &threads_.find_or_insert(ev.tid, ThreadState(), &inserted);
-    last_tid_ = ev.tid;
-    if (inserted) last_thread_ = threads_.find(ev.tid);  // the table may have grown
-  }
-  ThreadState& t = *last_thread_;
+  ThreadState& t = thread(ev.tid);
   t.pid = ev.pid;
   if (!t.has_vcpu) {
     if (ev.kind != KvmEvent::Kind::kEntry) return;  // before the thread's first kvm_entry
@@ -77,7 +126,7 @@ void KvmAnalyzer::on_sample(const Sample& sample) {
   switch (ev.kind) {
     case K::kExit:
       if (t.pending[0].start_time != 0) unpaired_++;  // an exit with no entry after it
-      begin(t.pending[0], row_for(Analysis::kVmexit, ev.pid, t.vcpu, ev.exit_reason, 0), ev.time);
+      begin(t.pending[0], thread_row(t, Analysis::kVmexit, ev.pid, ev.exit_reason, 0), ev.time);
       begin(t.pending[1], -1, ev.time);  // mmio read begins at the exit; its key comes later
       break;
     case K::kEntry:
@@ -88,21 +137,22 @@ void KvmAnalyzer::on_sample(const Sample& sample) {
       break;
     case K::kMmio:
       if (ev.mmio_type == 2)  // write: begins here, ends at kvm_entry
-        begin(t.pending[1], row_for(Analysis::kMmio, ev.pid, t.vcpu, ev.gpa, 2), ev.time);
+        begin(t.pending[1], thread_row(t, Analysis::kMmio, ev.pid, ev.gpa, 2), ev.time);
       else if (ev.mmio_type == 1)  // read: began at kvm_exit, ends here
         end(t.pending[1], Analysis::kMmio, ev, t, true, ev.gpa, 1);
       break;
     case K::kPio:
-      begin(t.pending[2], row_for(Analysis::kIoport, ev.pid, t.vcpu, ev.port, ev.pio_rw), ev.time);
+      begin(t.pending[2], thread_row(t, Analysis::kIoport, ev.pid, ev.port, ev.pio_rw), ev.time);
       break;
     case K::kMsr:
-      begin(t.pending[3], row_for(Analysis::kMsr, ev.pid, t.vcpu, ev.ecx, ev.msr_write), ev.time);
+      begin(t.pending[3], thread_row(t, Analysis::kMsr, ev.pid, ev.ecx, ev.msr_write), ev.time);
       break;
   }
 }
 
 void KvmAnalyzer::forget_pids(const std::vector<int32_t>& pids) {
   if (pids.empty()) return;
+  apply_pending();
   auto gone = [&](int32_t pid) { return std::find(pids.begin(), pids.end(), pid) != pids.end(); };
   std::vector<int64_t> remap(rows_.size(), -1);
   std::vector<StatRow> kept;
@@ -120,16 +170,27 @@ void KvmAnalyzer::forget_pids(const std::vector<int32_t>& pids) {
                          static_cast<int64_t>(i));
   }
   row_index_ = std::move(index);
-  FlatMap<int32_t, ThreadState, TidHash> threads;
-  threads_.for_each([&](int32_t tid, ThreadState& t) {
+  // Threads: keep the survivors (rows renumbered, row caches emptied) and
+  // rebuild the tid index.
+  std::vector<std::pair<int32_t, ThreadState>> kept_threads;
+  auto keep = [&](int32_t tid, uint32_t slot) {
+    ThreadState& t = threads_[slot - 1];
     if (gone(t.pid)) return;
     for (Pending& p : t.pending)
       if (p.row >= 0) p.row = remap[static_cast<size_t>(p.row)];
-    threads.find_or_insert(tid, t);
-  });
-  threads_ = std::move(threads);
-  last_thread_ = nullptr;
-  last_tid_ = -1;
+    t.cache_pid = -1;  // row numbers changed
+    kept_threads.emplace_back(tid, std::move(t));
+  };
+  for (size_t page = 0; page < tid_pages_.size(); page++) {
+    if (!tid_pages_[page]) continue;
+    for (size_t i = 0; i < (size_t{1} << kTidPageBits); i++)
+      if (uint32_t slot = tid_pages_[page][i]) keep(static_cast<int32_t>((page << kTidPageBits) | i), slot);
+  }
+  other_tids_.for_each([&](int32_t tid, uint32_t slot) { if (slot) keep(tid, slot); });
+  threads_.clear();
+  tid_pages_.clear();
+  other_tids_ = FlatMap<int32_t, uint32_t, TidHash>();
+  for (auto& [tid, t] : kept_threads) thread(tid) = std::move(t);
 }
 
 void KvmAnalyzer::on_lost(uint64_t lost, uint32_t) { lost_ += lost; }
@@ -153,6 +214,7 @@ std::string KvmAnalyzer::key_name(Analysis analysis, uint64_t key, uint32_t info
 }
 
 void KvmAnalyzer::reset_stats() {
+  apply_pending();
   for (StatRow& r : rows_) {
     r.hist.reset();
     r.long_count = 0;

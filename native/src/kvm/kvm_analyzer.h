@@ -44,19 +44,27 @@ class KvmAnalyzer : public RecordSink {
  public:
   KvmAnalyzer(const KvmDecoder& decoder, AnalyzerOptions options);
 
-  void on_sample(const Sample& sample) override;
+  void on_sample(const Sample& sample) override;  // decode, then on_event
+  void on_event(const KvmEvent& event);          // one decoded kvm event
   void on_lost(uint64_t lost, uint32_t cpu) override;
 
   // perf's key text: exit reason name, "0x<gpa>:R|W", "0x<port>:PIN|POUT",
   // "0x<msr>:R|W" (printf %#llx, so 0 prints as "0").
   std::string key_name(Analysis analysis, uint64_t key, uint32_t info, bool* known) const;
 
-  const std::vector<StatRow>& rows() const { return rows_; }
+  // Every pair analyzed so far is in the rows (pending ones are applied first).
+  const std::vector<StatRow>& rows() const {
+    apply_pending();
+    return rows_;
+  }
   void reset_stats();  // stat live: statistics are per interval; thread state is kept
   // Drops every row and thread of these processes (VMs that exited): the
   // exporter's memory stays bounded while VMs come and go, and a reused pid
   // starts afresh.
   void forget_pids(const std::vector<int32_t>& pids);
+  // Whether pairs reach a callback (stat live --duration), which then runs
+  // on whatever thread feeds the analyzer.
+  bool calls_back() const { return options_.long_threshold_ns != 0 || static_cast<bool>(options_.on_long_event); }
   uint64_t lost() const { return lost_; }
   uint64_t events() const { return events_; }     // kvm events decoded
   uint64_t unpaired() const { return unpaired_; } // ends without a begin, replaced begins
@@ -68,11 +76,23 @@ class KvmAnalyzer : public RecordSink {
     uint64_t start_time = 0;
     int64_t row = -1;
   };
+  // A thread's recent rows by (analysis, key, info): its (pid, vcpu) is
+  // fixed while cache_pid holds, so most begins skip the table of all rows.
+  // 32 sets of 2 (most recent first).
+  static constexpr int kRowCacheSets = 32;
+  struct RowCacheEntry {
+    uint64_t key = 0;
+    uint32_t info = 0;
+    int32_t analysis = -1;  // -1: empty
+    int64_t row = -1;
+  };
   struct ThreadState {
     int32_t pid = -1;
     bool has_vcpu = false;  // perf makes the record at the first kvm_entry
     uint32_t vcpu = 0;
     Pending pending[kNumAnalyses];
+    int32_t cache_pid = -1;
+    RowCacheEntry row_cache[2 * kRowCacheSets];
   };
   struct RowKey {
     uint8_t analysis;
@@ -92,17 +112,33 @@ class KvmAnalyzer : public RecordSink {
   };
 
   int64_t row_for(Analysis a, int32_t pid, uint32_t vcpu, uint64_t key, uint32_t info);
+  int64_t thread_row(ThreadState& t, Analysis a, int32_t pid, uint64_t key, uint32_t info);
+  ThreadState& thread(int32_t tid);
+  void apply_pending() const;
   void begin(Pending& p, int64_t row, uint64_t time);
-  void end(Pending& p, Analysis a, const KvmEvent& ev, const ThreadState& t, bool has_key, uint64_t key,
+  void end(Pending& p, Analysis a, const KvmEvent& ev, ThreadState& t, bool has_key, uint64_t key,
            uint32_t info);
 
   const KvmDecoder& decoder_;
   AnalyzerOptions options_;
   std::vector<StatRow> rows_;
   FlatMap<RowKey, int64_t, RowKeyHash> row_index_;
-  FlatMap<int32_t, ThreadState, TidHash> threads_;
-  int32_t last_tid_ = -1;
-  ThreadState* last_thread_ = nullptr;  // valid until threads_ grows (only on insert)
+  // Threads: states in a vector; small tids index pages of a direct table,
+  // the rest go through a hash map. Both hold index + 1 (0 = none).
+  static constexpr int kTidPageBits = 10;
+  static constexpr int32_t kMaxDirectTid = 1 << 22;  // Linux's PID_MAX_LIMIT
+  std::vector<ThreadState> threads_;
+  std::vector<std::unique_ptr<uint32_t[]>> tid_pages_;
+  FlatMap<int32_t, uint32_t, TidHash> other_tids_;
+  // Pairs not yet recorded into their row: recording in batches lets the
+  // CPU overlap the histograms' cache misses. Same order per row as one by one.
+  static constexpr size_t kPendingPairs = 128;
+  struct PendingPair {
+    uint32_t row;
+    uint64_t diff;
+  };
+  mutable PendingPair pending_pairs_[kPendingPairs];
+  mutable size_t n_pending_ = 0;
   uint64_t lost_ = 0, events_ = 0, unpaired_ = 0;
 };
 

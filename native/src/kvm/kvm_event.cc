@@ -17,18 +17,6 @@ const char* analysis_name(Analysis a) {
   return "?";
 }
 
-bool KvmDecoder::Field::read(const uint8_t* entry, uint32_t entry_size, uint64_t* out) const {
-  if (size == 0 || static_cast<uint64_t>(offset) + size > entry_size) return false;
-  const uint8_t* p = entry + offset;
-  switch (size) {
-    case 1: *out = p[0]; return true;
-    case 2: { uint16_t v; std::memcpy(&v, p, 2); *out = v; return true; }
-    case 4: { uint32_t v; std::memcpy(&v, p, 4); *out = v; return true; }
-    case 8: { uint64_t v; std::memcpy(&v, p, 8); *out = v; return true; }
-    default: return false;
-  }
-}
-
 namespace {
 
 // perf's cpu_isa_init(): the CPUID string names the vendor.
@@ -105,6 +93,8 @@ KvmDecoder::Binding KvmDecoder::bind(const EventAttr& attr) const {
       }
       f.offset = ff->offset;
       f.size = ff->size;
+      if (f.size == 1 || f.size == 2 || f.size == 4) f.mask = (uint64_t{1} << (8 * f.size)) - 1;
+      else if (f.size == 8) f.mask = ~uint64_t{0};
       return f;
     };
     b.is_kvm = true;
@@ -123,42 +113,44 @@ void KvmDecoder::rebind(const std::vector<EventAttr>& attrs) {
   for (const EventAttr& a : attrs) bindings_.push_back(bind(a));
 }
 
-bool KvmDecoder::decode(const Sample& s, KvmEvent* out) const {
+bool KvmDecoder::decode_fields(const Sample& s, KvmEvent::Kind* kind, uint64_t* a, uint32_t* b) const {
   const size_t index = static_cast<size_t>(s.attr - attrs_base_);
   if (index >= bindings_.size()) return false;
-  const Binding& b = bindings_[index];
-  if (!b.is_kvm || !s.raw) return false;
-  out->kind = b.kind;
+  const Binding& bind = bindings_[index];
+  if (!bind.is_kvm || !s.raw) return false;
+  uint64_t v1 = 0, v2 = 0;
+  if (!bind.a.read(s.raw, s.raw_size, &v1)) return false;  // short payload: skip
+  const bool has_b = bind.b.read(s.raw, s.raw_size, &v2);
+  using K = KvmEvent::Kind;
+  const K k = bind.kind;
+  // mmio, pio and msr need both fields: (type|rw|write, gpa|port|ecx).
+  const bool two = k == K::kMmio || k == K::kPio || k == K::kMsr;
+  if (two && !has_b) return false;
+  if (k == K::kExit && isa_ == Isa::kUnknown && has_b && (v2 == 1 || v2 == 2)) isa_ = static_cast<Isa>(v2);
+  uint64_t key = two ? v2 : v1;
+  if (k != K::kExit && k != K::kMmio) key = static_cast<uint32_t>(key);  // vcpu_id, port, ecx are u32
+  *kind = k;
+  *a = key;
+  *b = two ? static_cast<uint32_t>(v1) : 0;
+  return true;
+}
+
+bool KvmDecoder::decode(const Sample& s, KvmEvent* out) const {
+  KvmEvent::Kind kind;
+  uint64_t a;
+  uint32_t b;
+  if (!decode_fields(s, &kind, &a, &b)) return false;
+  out->kind = kind;
   out->time = s.time;
   out->pid = s.pid;
   out->tid = s.tid;
   out->cpu = s.cpu;
-  uint64_t v1 = 0, v2 = 0;
-  if (!b.a.read(s.raw, s.raw_size, &v1)) return false;  // short payload: skip
-  const bool has_b = b.b.read(s.raw, s.raw_size, &v2);
-  switch (b.kind) {
-    case KvmEvent::Kind::kEntry:
-      out->vcpu_id = static_cast<uint32_t>(v1);
-      break;
-    case KvmEvent::Kind::kExit:
-      out->exit_reason = v1;
-      if (isa_ == Isa::kUnknown && has_b && (v2 == 1 || v2 == 2)) isa_ = static_cast<Isa>(v2);
-      break;
-    case KvmEvent::Kind::kMmio:
-      if (!has_b) return false;
-      out->mmio_type = static_cast<uint32_t>(v1);
-      out->gpa = v2;
-      break;
-    case KvmEvent::Kind::kPio:
-      if (!has_b) return false;
-      out->pio_rw = static_cast<uint32_t>(v1);
-      out->port = static_cast<uint32_t>(v2);
-      break;
-    case KvmEvent::Kind::kMsr:
-      if (!has_b) return false;
-      out->msr_write = static_cast<uint32_t>(v1);
-      out->ecx = static_cast<uint32_t>(v2);
-      break;
+  switch (kind) {
+    case KvmEvent::Kind::kEntry: out->vcpu_id = static_cast<uint32_t>(a); break;
+    case KvmEvent::Kind::kExit: out->exit_reason = a; break;
+    case KvmEvent::Kind::kMmio: out->mmio_type = b; out->gpa = a; break;
+    case KvmEvent::Kind::kPio: out->pio_rw = b; out->port = static_cast<uint32_t>(a); break;
+    case KvmEvent::Kind::kMsr: out->msr_write = b; out->ecx = static_cast<uint32_t>(a); break;
   }
   return true;
 }

@@ -3,6 +3,7 @@
 // __print_symbolic tables (built-in VMX/SVM tables only as a fallback).
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ class KvmDecoder {
 
   // Fills `out` and returns true for a kvm event of interest.
   bool decode(const Sample& sample, KvmEvent* out) const;
+  // The same decision and values, packed: `a` is vcpu_id (entry),
+  // exit_reason (exit), gpa (mmio), port (pio) or ecx (msr); `b` is the mmio
+  // type, pio rw or msr write (0 for entry and exit).
+  bool decode_fields(const Sample& sample, KvmEvent::Kind* kind, uint64_t* a, uint32_t* b) const;
 
   // Binds to another reader's attrs of the same recording (a replay loop
   // reopens the file; samples then point at the new reader's attrs).
@@ -61,7 +66,19 @@ class KvmDecoder {
   // A field's place in the trace entry; size 0 = absent.
   struct Field {
     uint32_t offset = 0, size = 0;
-    bool read(const uint8_t* entry, uint32_t entry_size, uint64_t* out) const;
+    uint64_t mask = 0;  // the low `size` bytes; 0 for sizes other than 1, 2, 4, 8
+    bool read(const uint8_t* entry, uint32_t entry_size, uint64_t* out) const {
+      if (mask == 0 || static_cast<uint64_t>(offset) + size > entry_size) return false;
+      uint64_t v;
+      if (static_cast<uint64_t>(offset) + 8 <= entry_size) {
+        std::memcpy(&v, entry + offset, 8);  // one load, then keep the field's bytes
+      } else {
+        v = 0;
+        std::memcpy(&v, entry + offset, size);  // little-endian: the low bytes
+      }
+      *out = v & mask;
+      return true;
+    }
   };
   // What one attr is: which kvm event, and where its fields are.
   struct Binding {

@@ -15,9 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "perf/byte_cursor.h"
@@ -29,6 +35,7 @@ namespace kvmlens {
 namespace {
 
 constexpr uint64_t kNoTime = ~0ULL;
+constexpr size_t kScanPrefetch = 1024;  // bytes ahead of the scan (512-4096 measured alike)
 
 // Where the fields we need sit in a sample of one attr.
 struct SampleLayout {
@@ -42,6 +49,9 @@ struct SampleLayout {
   int raw_off = -1;              // when fixed_until_raw
   // Trailer of non-sample records, counted in u64 from the end.
   int trailer_time_from_end = -1;
+  // Record size from which every fixed field deliver_sample reads is in
+  // bounds (~0 when READ or CALLCHAIN come before RAW).
+  uint32_t fast_need = ~0u;
 };
 
 SampleLayout make_layout(const EventAttr& a) {
@@ -70,6 +80,13 @@ SampleLayout make_layout(const EventAttr& a) {
     if (st & abi::kId) n++;
     l.trailer_time_from_end = n;
   }
+  if (l.fixed_until_raw) {
+    int need = 8;
+    for (int o : {l.ip_off, l.tid_off, l.time_off, l.cpu_off, l.period_off})
+      if (o >= 0) need = std::max(need, o + 8);
+    if (l.raw_off >= 0) need = std::max(need, l.raw_off + 4);
+    l.fast_need = static_cast<uint32_t>(need);
+  }
   return l;
 }
 
@@ -95,7 +112,17 @@ class Reader : public PerfDataReader {
         mapping_size_(mapping_size), owned_(std::move(owned)) {}
 
   ~Reader() override {
-    if (mapping_) ::munmap(mapping_, mapping_size_);
+    if (!mapping_) return;
+    // Unmapping a large file takes a while (page tables of every mapped
+    // page): let a short-lived thread do it, so the report goes on.
+    if (mapping_size_ >= (64u << 20)) {
+      try {
+        std::thread([m = mapping_, n = mapping_size_] { ::munmap(m, n); }).detach();
+        return;
+      } catch (const std::system_error&) {
+      }
+    }
+    ::munmap(mapping_, mapping_size_);
   }
 
   void init() {
@@ -117,15 +144,23 @@ class Reader : public PerfDataReader {
     sink_ = &sink;
     stats_ = ReadStats{};
     runs_.clear();
+    flushing_ = false;
     next_flush_ = 0;
     max_time_ = 0;
-    uint64_t next_progress = data_begin_ + (16u << 20);
+    next_progress_ = data_begin_ + (16u << 20);
     uint64_t pos = data_begin_;
+    populated_ = 0;
+    populate_ahead(pos);
+    next_check_ = std::min(next_progress_, next_populate_);
     try {
       while (pos < data_end_) {
         if (data_end_ - pos < 8)
           throw ParseError("truncated record header: " + std::to_string(data_end_ - pos) + " bytes left", pos);
         const uint8_t* rec = data_ + pos;
+        // Each record's size says where the next one starts, so the scan
+        // waits on every load that misses; the hardware prefetcher stops at
+        // page boundaries. Ask for the data a little ahead (never faults).
+        __builtin_prefetch(rec + kScanPrefetch);
         uint32_t type = load<uint32_t>(rec);
         uint16_t rsize = load<uint16_t>(rec + 6);
         if (rsize < 8) throw ParseError("record of type " + std::to_string(type) + " has size " + std::to_string(rsize) + " (< 8)", pos);
@@ -133,8 +168,21 @@ class Reader : public PerfDataReader {
           throw ParseError("truncated record: header says " + std::to_string(rsize) + " bytes but only " +
                                std::to_string(data_end_ - pos) + " remain",
                            pos);
-        uint64_t advance = rsize;
         stats_.records++;
+        if (type == abi::kRecordSample && common_time_off_ >= 0 &&
+            rsize >= static_cast<uint32_t>(common_time_off_) + 8) {
+          // The usual record: a sample of a known id with a time, in bounds.
+          if (sample_attr(rec, rsize) >= 0) {
+            const uint64_t t = load<uint64_t>(rec + common_time_off_);
+            if (t != kNoTime) {
+              append_to_run(pos, t);
+              pos += rsize;
+              if (pos >= next_check_) periodic(pos, progress);
+              continue;
+            }
+          }
+        }
+        uint64_t advance = rsize;
         if (type == abi::kFinishedRound) {
           stats_.finished_rounds++;
           close_run();
@@ -158,16 +206,21 @@ class Reader : public PerfDataReader {
         }
         if (advance > data_end_ - pos) throw ParseError("record data runs past the end of the file", pos);
         pos += advance;
-        if (pos >= next_progress) {
-          progress(pos - data_begin_, data_end_ - data_begin_);
-          next_progress = pos + (16u << 20);
-        }
+        if (pos >= next_check_) periodic(pos, progress);
       }
     } catch (const ParseError&) {
-      // Keep what was read: deliver every queued record, then report.
-      close_run();
-      flush(kNoTime);
+      // Keep what was read: deliver every queued record, then report. A
+      // record that failed while being delivered ends the delivery there
+      // (the queue then holds records already delivered, never twice).
       stats_.bytes = pos - data_begin_;
+      if (!flushing_) {
+        close_run();
+        try {
+          flush(kNoTime);
+        } catch (const ParseError&) {
+          // a queued record is damaged too: report the first damage
+        }
+      }
       throw;
     }
     close_run();
@@ -178,6 +231,35 @@ class Reader : public PerfDataReader {
   }
 
  private:
+  // Maps the page-cache pages ahead of the scan a few MB at a time: one
+  // madvise instead of a page fault every few pages. Only a hint: kernels
+  // before 5.14 refuse it and the pages fault in as before.
+  void populate_ahead(uint64_t pos) {
+    constexpr uint64_t kStep = 16u << 20;
+    next_populate_ = ~0ULL;
+    if (!mapping_ || populate_failed_) return;
+    if (populated_ < pos) populated_ = pos & ~uint64_t{4095};
+    const uint64_t to = std::min<uint64_t>(mapping_size_, populated_ + kStep);
+    if (to > populated_) {
+      if (::madvise(static_cast<uint8_t*>(mapping_) + populated_, to - populated_, MADV_POPULATE_READ) != 0) {
+        populate_failed_ = true;
+        return;
+      }
+      populated_ = to;
+    }
+    if (populated_ < mapping_size_) next_populate_ = populated_ - std::min<uint64_t>(populated_, kStep / 2);
+  }
+
+  // Every few MB: progress, and the next pages mapped.
+  void periodic(uint64_t pos, const std::function<void(uint64_t, uint64_t)>& progress) {
+    if (pos >= next_populate_) populate_ahead(pos);
+    if (pos >= next_progress_) {
+      progress(pos - data_begin_, data_end_ - data_begin_);
+      next_progress_ = pos + (16u << 20);
+    }
+    next_check_ = std::min(next_progress_, next_populate_);
+  }
+
   // --- setup ---------------------------------------------------------
 
   void scan_pipe_headers() {
@@ -236,6 +318,28 @@ class Reader : public PerfDataReader {
       if (st & abi::kStreamId) n++;
       trailer_id_from_end_ = n;
     }
+    // Ids are handed out by the kernel in sequence: a direct table when
+    // they span a small range (first occurrence wins, as the scan did).
+    id_table_.clear();
+    if (!ids_.empty()) {
+      uint64_t lo = ids_[0].first, hi = ids_[0].first;
+      for (const auto& e : ids_) {
+        lo = std::min(lo, e.first);
+        hi = std::max(hi, e.first);
+      }
+      if (hi - lo < (1u << 16)) {
+        id_min_ = lo;
+        id_table_.assign(hi - lo + 1, -1);
+        for (const auto& e : ids_)
+          if (id_table_[e.first - lo] < 0) id_table_[e.first - lo] = static_cast<int32_t>(e.second);
+      }
+    }
+    // A sample's time sits at the same offset for every attr when the
+    // fields before it agree (they do in perf's files, even for the dummy
+    // event, which lacks PERIOD): then the scan needs no layout per record.
+    common_time_off_ = layouts_.empty() ? -1 : layouts_[0].time_off;
+    for (const SampleLayout& l : layouts_)
+      if (l.time_off != common_time_off_) common_time_off_ = -1;
   }
 
   // --- per record ----------------------------------------------------
@@ -251,6 +355,14 @@ class Reader : public PerfDataReader {
       if (trailer_id_from_end_ < 0 || static_cast<uint64_t>(trailer_id_from_end_) * 8 + 8 > rsize) return -1;
       id = load<uint64_t>(rec + rsize - 8 * trailer_id_from_end_);
     }
+    return attr_of_id(id);
+  }
+
+  int attr_of_id(uint64_t id) const {
+    if (!id_table_.empty()) {
+      const uint64_t d = id - id_min_;
+      return d < id_table_.size() ? id_table_[d] : -1;
+    }
     if (id == last_id_) return last_attr_;
     // Few ids (one per event and CPU): a linear scan beats hashing.
     for (const auto& e : ids_) {
@@ -263,7 +375,20 @@ class Reader : public PerfDataReader {
     return -1;
   }
 
+  // A sample's attr (its id is where attrs[0]'s layout puts it), or -1.
+  int sample_attr(const uint8_t* rec, uint16_t rsize) const {
+    if (info_.attrs.size() == 1) return 0;
+    if (id_off_ < 0 || static_cast<uint64_t>(id_off_) + 8 > rsize) return -1;
+    return attr_of_id(load<uint64_t>(rec + id_off_));
+  }
+
   uint64_t record_time(const uint8_t* rec, uint16_t rsize, uint32_t type, uint64_t pos) {
+    if (type == abi::kRecordSample && common_time_off_ >= 0) {
+      const int time_off = common_time_off_;
+      if (sample_attr(rec, rsize) < 0) return kNoTime;
+      if (static_cast<uint64_t>(time_off) + 8 > rsize) throw short_sample(time_off + 8, rsize, pos);
+      return load<uint64_t>(rec + time_off);
+    }
     const bool is_sample = type == abi::kRecordSample;
     int a = attr_of(rec, rsize, is_sample);
     if (a < 0) return kNoTime;
@@ -285,10 +410,9 @@ class Reader : public PerfDataReader {
 
   // --- ordering ------------------------------------------------------
 
-  void append_to_run(uint64_t pos, uint64_t t) {
+  __attribute__((always_inline)) void append_to_run(uint64_t pos, uint64_t t) {
     if (t > max_time_) max_time_ = t;
     if (open_ && t >= open_last_time_) {
-      open_run_.end = pos;  // provisional; set on close
       open_last_time_ = t;
       open_end_ = pos;
       return;
@@ -308,12 +432,17 @@ class Reader : public PerfDataReader {
     open_ = false;
   }
 
-  // Next timestamped record in [pos, end), or end. Untimed ones inside a run
-  // cannot occur (they close runs), but user records might; skip them.
+  // Next timestamped record in [pos, end), or end. Every record of a run
+  // had a time when the scan put it there (untimed and user records close
+  // runs), so a sample's time is simply read at its offset.
   uint64_t next_in_run(uint64_t pos, uint64_t end, uint64_t* time) {
     while (pos < end) {
       const uint8_t* rec = data_ + pos;
       uint32_t type = load<uint32_t>(rec);
+      if (type == abi::kRecordSample && common_time_off_ >= 0) {
+        *time = load<uint64_t>(rec + common_time_off_);
+        return pos;
+      }
       uint16_t rsize = load<uint16_t>(rec + 6);
       if (type < abi::kUserTypeStart) {
         uint64_t t = record_time(rec, rsize, type, pos);
@@ -327,38 +456,124 @@ class Reader : public PerfDataReader {
     return end;
   }
 
-  // Delivers queued records with time <= limit in (time, offset) order.
+  static bool later(const Run& a, const Run& b) {
+    return a.time != b.time ? a.time > b.time : a.cursor > b.cursor;
+  }
+
+  // Delivers queued records with time <= limit in (time, offset) order: a
+  // k-way merge of the runs. Runs wait, sorted by their next record, until
+  // they can come first; so only the runs that overlap in time (a few CPUs'
+  // batches) are merged at once, even when a file without FINISHED_ROUND
+  // leaves every run of the file queued for one final flush.
+  //
+  // Up to kMaxActive overlapping runs are merged by scanning their heads
+  // (kept in file order, so the first smallest time is also the smallest
+  // offset): no branch depends on which run comes next, where a heap
+  // mispredicts at nearly every record. More overlapping runs go to a heap.
+  static constexpr size_t kMaxActive = 16;
+
   void flush(uint64_t limit) {
     if (runs_.empty()) return;
-    auto later = [](const Run& a, const Run& b) {
-      return a.time != b.time ? a.time > b.time : a.cursor > b.cursor;
-    };
+    flushing_ = true;  // stays set if a delivery throws
+    std::sort(runs_.begin(), runs_.end(), [](const Run& a, const Run& b) { return later(b, a); });
+    uint64_t act_time[kMaxActive], act_cursor[kMaxActive], act_end[kMaxActive];
+    size_t n_act = 0, waiting = 0;
+    bool overflow = false;
+    const size_t n_runs = runs_.size();
+    for (;;) {
+      size_t best = 0;
+      uint64_t best_time = ~0ULL;
+      for (size_t i = 0; i < n_act; i++) {
+        const bool less = act_time[i] < best_time;
+        best_time = less ? act_time[i] : best_time;
+        best = less ? i : best;
+      }
+      if (waiting < n_runs) {
+        const Run& w = runs_[waiting];
+        if (n_act == 0 || w.time < best_time || (w.time == best_time && w.cursor < act_cursor[best])) {
+          if (n_act == kMaxActive) {  // too many overlap: the heap takes over
+            overflow = true;
+            break;
+          }
+          // Activate it, in file order among the active runs.
+          size_t at = n_act;
+          while (at > 0 && act_cursor[at - 1] > w.cursor) {
+            act_time[at] = act_time[at - 1];
+            act_cursor[at] = act_cursor[at - 1];
+            act_end[at] = act_end[at - 1];
+            at--;
+          }
+          act_time[at] = w.time;
+          act_cursor[at] = w.cursor;
+          act_end[at] = w.end;
+          n_act++;
+          waiting++;
+          continue;
+        }
+      }
+      if (n_act == 0 || best_time > limit) break;
+      const uint64_t cursor = act_cursor[best];
+      deliver(cursor);
+      const uint64_t after = cursor + load<uint16_t>(data_ + cursor + 6);
+      uint64_t t = 0;
+      const uint64_t next = next_in_run(after, act_end[best], &t);
+      if (next < act_end[best]) {
+        act_cursor[best] = next;
+        act_time[best] = t;
+      } else {  // run done
+        for (size_t i = best + 1; i < n_act; i++) {
+          act_time[i - 1] = act_time[i];
+          act_cursor[i - 1] = act_cursor[i];
+          act_end[i - 1] = act_end[i];
+        }
+        n_act--;
+      }
+    }
+    // What is left (runs not done, and those still waiting) stays queued.
     heap_.clear();
-    for (const Run& r : runs_) heap_.push_back(r);
-    std::make_heap(heap_.begin(), heap_.end(), later);
-    while (!heap_.empty() && heap_.front().time <= limit) {
+    for (size_t i = 0; i < n_act; i++) heap_.push_back(Run{act_cursor[i], act_end[i], act_time[i]});
+    heap_.insert(heap_.end(), runs_.begin() + static_cast<std::ptrdiff_t>(waiting), runs_.end());
+    runs_.swap(heap_);
+    if (overflow) flush_with_heap(limit);
+    flushing_ = false;
+  }
+
+  void flush_with_heap(uint64_t limit) {
+    if (runs_.empty()) return;
+    std::sort(runs_.begin(), runs_.end(), [](const Run& a, const Run& b) { return later(b, a); });
+    heap_.clear();
+    size_t waiting = 0;  // runs_[waiting..] are not in the heap yet
+    for (;;) {
+      while (waiting < runs_.size() && (heap_.empty() || later(heap_.front(), runs_[waiting]))) {
+        heap_.push_back(runs_[waiting++]);
+        std::push_heap(heap_.begin(), heap_.end(), later);
+      }
+      if (heap_.empty() || heap_.front().time > limit) break;
       std::pop_heap(heap_.begin(), heap_.end(), later);
       Run r = heap_.back();
       heap_.pop_back();
       // Stay on this run while it still comes first: one heap operation per
       // batch of a CPU instead of one per record.
       const Run* next = heap_.empty() ? nullptr : &heap_.front();
+      const Run* queued = waiting < runs_.size() ? &runs_[waiting] : nullptr;
       for (;;) {
         deliver(r.cursor);
         uint64_t after = r.cursor + load<uint16_t>(data_ + r.cursor + 6);
         r.cursor = next_in_run(after, r.end, &r.time);
         if (r.cursor >= r.end || r.time > limit) break;
         if (next && !later(*next, r)) break;
+        if (queued && !later(*queued, r)) break;
       }
       if (r.cursor < r.end) {
         heap_.push_back(r);
         std::push_heap(heap_.begin(), heap_.end(), later);
       }
     }
-    runs_.assign(heap_.begin(), heap_.end());
+    heap_.insert(heap_.end(), runs_.begin() + static_cast<std::ptrdiff_t>(waiting), runs_.end());
+    runs_.swap(heap_);
   }
 
-  void deliver(uint64_t pos) {
+  __attribute__((always_inline)) void deliver(uint64_t pos) {
     const uint8_t* rec = data_ + pos;
     uint32_t type = load<uint32_t>(rec);
     uint16_t rsize = load<uint16_t>(rec + 6);
@@ -396,9 +611,34 @@ class Reader : public PerfDataReader {
   }
 
   void deliver_sample(const uint8_t* rec, uint16_t rsize, uint64_t pos) {
-    int a = attr_of(rec, rsize, true);
+    const int a = attr_of(rec, rsize, true);
     if (a < 0) return;  // a sample of an unknown id: perf skips it too
     const SampleLayout& l = layouts_[a];
+    if (rsize >= l.fast_need) {
+      // Every fixed field is in bounds: read them at the precomputed offsets.
+      Sample s;
+      s.attr = &info_.attrs[a];
+      s.file_offset = pos;
+      s.misc = load<uint16_t>(rec + 4);
+      if (l.tid_off >= 0) {
+        s.pid = load<int32_t>(rec + l.tid_off);
+        s.tid = load<int32_t>(rec + l.tid_off + 4);
+      }
+      if (l.ip_off >= 0) s.ip = load<uint64_t>(rec + l.ip_off);
+      if (l.time_off >= 0) s.time = load<uint64_t>(rec + l.time_off);
+      if (l.cpu_off >= 0) s.cpu = load<uint32_t>(rec + l.cpu_off);
+      if (l.period_off >= 0) s.period = load<uint64_t>(rec + l.period_off);
+      if (l.raw_off >= 0) {
+        const uint32_t raw_size = load<uint32_t>(rec + l.raw_off);
+        if (static_cast<uint64_t>(l.raw_off) + 4 + raw_size > rsize)
+          throw short_sample(static_cast<uint64_t>(l.raw_off) + 4 + raw_size, rsize, pos);
+        s.raw = rec + l.raw_off + 4;
+        s.raw_size = raw_size;
+      }
+      stats_.samples++;
+      sink_->on_sample(s);
+      return;
+    }
     Sample s;
     s.attr = &info_.attrs[a];
     s.file_offset = pos;
@@ -475,8 +715,15 @@ class Reader : public PerfDataReader {
   std::vector<SampleLayout> layouts_;
   std::vector<std::pair<uint64_t, uint32_t>> ids_;
   int id_off_ = -1, trailer_id_from_end_ = -1;
+  std::vector<int32_t> id_table_;  // attr index by id - id_min_, -1 for none
+  uint64_t id_min_ = 0;
+  int common_time_off_ = -1;       // a sample's time offset if the same for every attr
   mutable uint64_t last_id_ = ~0ULL;
   mutable int last_attr_ = -1;
+
+  uint64_t populated_ = 0, next_populate_ = ~0ULL;
+  uint64_t next_progress_ = 0, next_check_ = 0;
+  bool populate_failed_ = false;
 
   RecordSink* sink_ = nullptr;
   ReadStats stats_;
@@ -485,6 +732,7 @@ class Reader : public PerfDataReader {
   Run open_run_{};
   uint64_t open_last_time_ = 0, open_end_ = 0;
   uint64_t next_flush_ = 0, max_time_ = 0;
+  bool flushing_ = false;  // a flush is delivering (a ParseError there ends the run)
 };
 
 std::vector<uint8_t> read_all(int fd, const std::string& name) {

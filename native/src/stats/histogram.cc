@@ -5,18 +5,7 @@
 
 namespace kvmlens {
 
-// Index layout: values 0..63 map to indexes 0..63 (octave 0, exact). A value
-// v >= 64 with highest set bit h (h >= 6) lies in octave h-5; its sub-bucket
-// is the 6 bits below the top bit. Octave k >= 1 covers [2^(k+5), 2^(k+6)) in
-// 64 buckets of width 2^(k-1).
-//
-// Branch-free form: with s = max(h - 6, 0) (OR-ing in 64 makes h >= 6), the
-// index is 64*s + (v >> s): for v < 128 that is v itself, and above, v >> s
-// is the top bit plus the 6 sub-bucket bits, i.e. 64 + sub.
-int LatencyHistogram::index_of(uint64_t v) {
-  const int s = (63 - kSubBucketBits) - __builtin_clzll(v | kSubBuckets);
-  return (s << kSubBucketBits) + static_cast<int>(v >> s);
-}
+// index_of() and record() are inline in the header.
 
 uint64_t LatencyHistogram::lower_bound(int index) {
   const int octave = index / kSubBuckets;
@@ -29,23 +18,6 @@ uint64_t LatencyHistogram::lower_bound(int index) {
 uint64_t LatencyHistogram::upper_bound(int index) {
   if (index + 1 >= kOctaves * kSubBuckets) return ~0ULL;
   return lower_bound(index + 1);
-}
-
-void LatencyHistogram::record(uint64_t v) {
-  // perf's update_stats(), same operations in the same order.
-  count_++;
-  sum_ += v;
-  const double value = static_cast<double>(v);
-  const double delta = value - mean_;
-  mean_ += delta / static_cast<double>(count_);
-  m2_ += delta * (value - mean_);
-  if (v > max_) max_ = v;
-  if (v < min_) min_ = v;
-
-  const int index = index_of(v);
-  std::unique_ptr<uint64_t[]>& block = octaves_[index / kSubBuckets];
-  if (__builtin_expect(!block, 0)) block.reset(new uint64_t[kSubBuckets]());
-  block[index % kSubBuckets]++;
 }
 
 void LatencyHistogram::merge(const LatencyHistogram& o) {
