@@ -103,6 +103,22 @@ void test_elf(const char* self) {
   for (const Symbol& s : t.symbols())
     if (t.name(s) == "main") has_main = true;
   CHECK(has_main);
+  // libc's ifunc PLT slots (R_X86_64_IRELATIVE, no symbol) are "@plt" in
+  // perf; every .rela.plt entry gets one symbol, named or not.
+  {
+    std::vector<uint8_t> libc;
+    std::string e;
+    elf::ElfImage li;
+    SymbolTable lt;
+    if (elf::read_file("/lib/x86_64-linux-gnu/libc.so.6", &libc, &e) &&
+        elf::parse_elf(libc.data(), libc.size(), &li, &lt, &e)) {
+      size_t unnamed = 0;
+      for (const auto& p : li.plt) unnamed += p.name == "@plt";
+      std::printf("profile_test: libc.so.6: %zu PLT symbols, %zu of them \"@plt\"\n", li.plt.size(), unnamed);
+      CHECK(!li.plt.empty());
+      CHECK(unnamed > 0);
+    }
+  }
   CHECK(!elf::read_file("/dev/zero", &bytes, &err) && err == "not a regular file");
   CHECK(!elf::read_file("/nonexistent/x", &bytes, &err));
   // Damaged copies: every failure is a false return, never a crash.

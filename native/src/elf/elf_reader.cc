@@ -91,14 +91,16 @@ void synthesize_plt(const uint8_t* d, size_t n, const std::vector<Shdr>& sh, uin
   for (uint64_t i = 0; i < count && i < max_entries; i++) {
     uint64_t info;
     if (!load(d, n, rela->offset + i * 24 + 8, &info)) break;
+    // Entries without a symbol (symbol 0: R_X86_64_IRELATIVE, as libc's
+    // ifunc slots) take symbol 0's empty name, so perf shows them as "@plt".
     uint64_t symidx = info >> 32;
-    uint32_t name;
-    if (symidx == 0 || symidx >= dynsym.size / 24 || !load(d, n, dynsym.offset + symidx * 24, &name)) continue;
-    if (name == 0 || name >= dynstr.size) continue;
+    uint32_t name = 0;
+    if (symidx >= dynsym.size / 24 || !load(d, n, dynsym.offset + symidx * 24, &name)) continue;
+    if (name >= dynstr.size) continue;
     const char* nm = reinterpret_cast<const char*>(d + dynstr.offset + name);
     size_t len = strnlen(nm, static_cast<size_t>(dynstr.size - name));
-    if (len == 0 || len > 1024) continue;
-    img->plt.push_back({plt->addr + 16 + i * 16, demangle(std::string(nm, len)) + "@plt"});
+    if (len > 1024) continue;
+    img->plt.push_back({plt->addr + 16 + i * 16, (len ? demangle(std::string(nm, len)) : std::string()) + "@plt"});
   }
 }
 
