@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "addon/js_errors.h"
-#include "core/errors.h"
+#include "addon/profile_js.h"
 #include "live/mmap_pages.h"
 #include "live/profile_live.h"
 #include "live/profile_record.h"
@@ -30,12 +30,6 @@ std::vector<int32_t> ints(const Napi::Object& o, const char* key) {
   Napi::Array a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::Number>().Int32Value());
   return out;
-}
-
-Napi::Error to_js(Napi::Env env, const std::exception& e) {
-  if (dynamic_cast<const kvmlens::SetupError*>(&e)) return make_error(env, e.what(), "ESETUP");
-  if (dynamic_cast<const kvmlens::ParseError*>(&e)) return make_error(env, e.what(), "EPARSE");
-  return make_error(env, e.what(), "EINTERNAL");
 }
 
 class ProfileRecorderWrap : public Napi::ObjectWrap<ProfileRecorderWrap> {
@@ -121,81 +115,6 @@ class ProfileRecorderWrap : public Napi::ObjectWrap<ProfileRecorderWrap> {
 Napi::FunctionReference* ProfileRecorderWrap::constructor = nullptr;
 
 
-// A live profile's snapshot in the shape profileFile gives (strings, rows
-// as typed-array columns, events, lost, warnings, notes), so report's
-// hist code formats both.
-Napi::Object snapshot_to_js(Napi::Env env, const kvmlens::profile::ProfileSnapshot& snap,
-                            const std::vector<kvmlens::EventAttr>& attrs, uint64_t lost) {
-  const size_t n = snap.rows.size();
-  Napi::Object out = Napi::Object::New(env);
-  Napi::Array strings = Napi::Array::New(env, snap.strings.size());
-  for (size_t i = 0; i < snap.strings.size(); i++) strings.Set(static_cast<uint32_t>(i), snap.strings[i]);
-  out.Set("strings", strings);
-  auto event = Napi::Uint32Array::New(env, n);
-  auto comm = Napi::Uint32Array::New(env, n);
-  auto dso = Napi::Int32Array::New(env, n);
-  auto sym = Napi::Int32Array::New(env, n);
-  auto level = Napi::Uint8Array::New(env, n);
-  auto object = Napi::Uint8Array::New(env, n);
-  auto addr = Napi::BigUint64Array::New(env, n);
-  auto sym_start = Napi::BigUint64Array::New(env, n);
-  auto samples = Napi::Float64Array::New(env, n);
-  auto period = Napi::Float64Array::New(env, n);
-  auto first = Napi::Float64Array::New(env, n);
-  for (size_t i = 0; i < n; i++) {
-    const auto& r = snap.rows[i];
-    event[i] = r.event;
-    comm[i] = r.comm;
-    dso[i] = r.dso;
-    sym[i] = r.sym;
-    level[i] = static_cast<uint8_t>(r.level);
-    object[i] = r.sym_is_object;
-    addr[i] = r.addr;
-    sym_start[i] = r.sym_start;
-    samples[i] = static_cast<double>(r.samples);
-    period[i] = static_cast<double>(r.period);
-    first[i] = static_cast<double>(r.first);
-  }
-  Napi::Object rows = Napi::Object::New(env);
-  rows.Set("length", static_cast<double>(n));
-  rows.Set("event", event);
-  rows.Set("comm", comm);
-  rows.Set("dso", dso);
-  rows.Set("sym", sym);
-  rows.Set("level", level);
-  rows.Set("symIsObject", object);
-  rows.Set("addr", addr);
-  rows.Set("symStart", sym_start);
-  rows.Set("samples", samples);
-  rows.Set("period", period);
-  rows.Set("first", first);
-  out.Set("rows", rows);
-  Napi::Array events = Napi::Array::New(env, attrs.size());
-  for (size_t i = 0; i < attrs.size(); i++) {
-    kvmlens::profile::ProfileEventTotals t;
-    if (i < snap.events.size()) t = snap.events[i];
-    Napi::Object e = Napi::Object::New(env);
-    e.Set("name", attrs[i].name);
-    e.Set("type", static_cast<double>(attrs[i].type));
-    e.Set("config", static_cast<double>(attrs[i].config));
-    e.Set("samples", static_cast<double>(t.samples));
-    e.Set("period", static_cast<double>(t.period));
-    e.Set("filteredSamples", static_cast<double>(t.filtered_samples));
-    e.Set("filteredPeriod", static_cast<double>(t.filtered_period));
-    events.Set(static_cast<uint32_t>(i), e);
-  }
-  out.Set("events", events);
-  out.Set("lost", static_cast<double>(lost));
-  Napi::Array warnings = Napi::Array::New(env, snap.warnings.size());
-  for (size_t i = 0; i < snap.warnings.size(); i++) warnings.Set(static_cast<uint32_t>(i), snap.warnings[i]);
-  out.Set("warnings", warnings);
-  Napi::Array notes = Napi::Array::New(env, snap.notes.size());
-  for (size_t i = 0; i < snap.notes.size(); i++) notes.Set(static_cast<uint32_t>(i), snap.notes[i]);
-  out.Set("notes", notes);
-  out.Set("buildIds", Napi::Array::New(env));
-  return out;
-}
-
 class ProfileLiveWrap : public Napi::ObjectWrap<ProfileLiveWrap> {
  public:
   static Napi::FunctionReference* constructor;
@@ -235,9 +154,11 @@ class ProfileLiveWrap : public Napi::ObjectWrap<ProfileLiveWrap> {
       uint64_t lost = live->lost();
       uint64_t delta = lost - lost_seen;
       if (reset) lost_seen = lost;
-      return snapshot_to_js(env, snap, live->attrs(), delta);
+      Napi::Object out = profile_snapshot_to_js(env, snap, live->attrs(), delta);
+      out.Set("buildIds", Napi::Array::New(env));
+      return out;
     } catch (const std::exception& e) {
-      to_js(env, e).ThrowAsJavaScriptException();
+      error_from(env, e).ThrowAsJavaScriptException();
       return env.Undefined();
     }
   }
@@ -305,7 +226,7 @@ Napi::Value StartProfileRecord(const Napi::CallbackInfo& info) {
     ProfileRecorderWrap::Unwrap(obj)->recording = std::move(recording);
     return obj;
   } catch (const std::exception& e) {
-    to_js(env, e).ThrowAsJavaScriptException();
+    error_from(env, e).ThrowAsJavaScriptException();
   }
   return env.Undefined();
 }
@@ -336,7 +257,7 @@ Napi::Value StartProfileLive(const Napi::CallbackInfo& info) {
     ProfileLiveWrap::Unwrap(obj)->live = std::move(live);
     return obj;
   } catch (const std::exception& e) {
-    to_js(env, e).ThrowAsJavaScriptException();
+    error_from(env, e).ThrowAsJavaScriptException();
   }
   return env.Undefined();
 }
