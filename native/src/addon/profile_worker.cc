@@ -123,7 +123,7 @@ class ProfileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
 }  // namespace
 
 // profileFile(path, {host, guest, kallsyms, vmlinux, guestKallsyms, guestModules,
-//   guestVmlinux, guestMount, buildidDir, samples}, onProgress?)
+//   guestVmlinux, guestMount, buildidDir, demangle, samples}, onProgress?)
 Napi::Value ProfileFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString() || !info[1].IsObject()) {
@@ -141,6 +141,7 @@ Napi::Value ProfileFile(const Napi::CallbackInfo& info) {
   opts.guest_vmlinux = string_option(o, "guestVmlinux");
   opts.guest_mount = string_option(o, "guestMount");
   opts.buildid_dir = string_option(o, "buildidDir");
+  if (o.Get("demangle").IsBoolean()) opts.demangle = o.Get("demangle").As<Napi::Boolean>().Value();
   bool samples = !o.Has("samples") || o.Get("samples").ToBoolean();
   Napi::Function on_progress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
   auto* worker = new ProfileWorker(env, info[0].As<Napi::String>(), std::move(opts), samples, on_progress);
