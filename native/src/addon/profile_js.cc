@@ -2,13 +2,17 @@
 
 namespace kvmlens_addon {
 
+Napi::Array string_array(Napi::Env env, const std::vector<std::string>& strings) {
+  Napi::Array a = Napi::Array::New(env, strings.size());
+  for (size_t i = 0; i < strings.size(); i++) a.Set(static_cast<uint32_t>(i), strings[i]);
+  return a;
+}
+
 Napi::Object profile_snapshot_to_js(Napi::Env env, const kvmlens::profile::ProfileSnapshot& snap,
                                     const std::vector<kvmlens::EventAttr>& attrs, uint64_t lost) {
   const size_t n = snap.rows.size();
   Napi::Object out = Napi::Object::New(env);
-  Napi::Array strings = Napi::Array::New(env, snap.strings.size());
-  for (size_t i = 0; i < snap.strings.size(); i++) strings.Set(static_cast<uint32_t>(i), snap.strings[i]);
-  out.Set("strings", strings);
+  out.Set("strings", string_array(env, snap.strings));
   auto event = Napi::Uint32Array::New(env, n);
   auto comm = Napi::Uint32Array::New(env, n);
   auto dso = Napi::Int32Array::New(env, n);
@@ -64,12 +68,8 @@ Napi::Object profile_snapshot_to_js(Napi::Env env, const kvmlens::profile::Profi
   }
   out.Set("events", events);
   out.Set("lost", static_cast<double>(lost));
-  Napi::Array warnings = Napi::Array::New(env, snap.warnings.size());
-  for (size_t i = 0; i < snap.warnings.size(); i++) warnings.Set(static_cast<uint32_t>(i), snap.warnings[i]);
-  out.Set("warnings", warnings);
-  Napi::Array notes = Napi::Array::New(env, snap.notes.size());
-  for (size_t i = 0; i < snap.notes.size(); i++) notes.Set(static_cast<uint32_t>(i), snap.notes[i]);
-  out.Set("notes", notes);
+  out.Set("warnings", string_array(env, snap.warnings));
+  out.Set("notes", string_array(env, snap.notes));
   return out;
 }
 

@@ -90,9 +90,7 @@ class ProfileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
     info.Set("perfVersion", Napi::String::New(env, r.info.perf_version));
     info.Set("arch", Napi::String::New(env, r.info.arch));
     info.Set("pipe", Napi::Boolean::New(env, r.info.pipe));
-    Napi::Array cmdline = Napi::Array::New(env, r.info.cmdline.size());
-    for (size_t i = 0; i < r.info.cmdline.size(); i++) cmdline.Set(i, Napi::String::New(env, r.info.cmdline[i]));
-    info.Set("cmdline", cmdline);
+    info.Set("cmdline", string_array(env, r.info.cmdline));
     out.Set("info", info);
     Napi::Object stats = Napi::Object::New(env);
     stats.Set("records", Napi::Number::New(env, static_cast<double>(r.stats.records)));

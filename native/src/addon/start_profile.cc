@@ -74,12 +74,8 @@ class ProfileRecorderWrap : public Napi::ObjectWrap<ProfileRecorderWrap> {
         ids.Set(static_cast<uint32_t>(i), e);
       }
       o.Set("buildIds", ids);
-      Napi::Array w = Napi::Array::New(env, result_.warnings.size());
-      for (size_t i = 0; i < result_.warnings.size(); i++) w.Set(static_cast<uint32_t>(i), result_.warnings[i]);
-      o.Set("warnings", w);
-      Napi::Array c = Napi::Array::New(env, result_.cache_problems.size());
-      for (size_t i = 0; i < result_.cache_problems.size(); i++) c.Set(static_cast<uint32_t>(i), result_.cache_problems[i]);
-      o.Set("cacheProblems", c);
+      o.Set("warnings", string_array(env, result_.warnings));
+      o.Set("cacheProblems", string_array(env, result_.cache_problems));
       deferred_.Resolve(o);
     }
     void OnError(const Napi::Error& e) override {
@@ -105,11 +101,7 @@ class ProfileRecorderWrap : public Napi::ObjectWrap<ProfileRecorderWrap> {
     return Napi::String::New(info.Env(), recording ? recording->event_name() : "");
   }
   Napi::Value SetupWarnings(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Array a = Napi::Array::New(env);
-    if (recording)
-      for (const std::string& w : recording->setup_warnings()) a.Set(a.Length(), w);
-    return a;
+    return recording ? string_array(info.Env(), recording->setup_warnings()) : Napi::Array::New(info.Env());
   }
 };
 Napi::FunctionReference* ProfileRecorderWrap::constructor = nullptr;
@@ -170,12 +162,7 @@ class ProfileLiveWrap : public Napi::ObjectWrap<ProfileLiveWrap> {
   }
   Napi::Value Running(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), live->running()); }
   Napi::Value EventName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), live->event_name()); }
-  Napi::Value SetupWarnings(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Array a = Napi::Array::New(env);
-    for (const std::string& w : live->setup_warnings()) a.Set(a.Length(), w);
-    return a;
-  }
+  Napi::Value SetupWarnings(const Napi::CallbackInfo& info) { return string_array(info.Env(), live->setup_warnings()); }
 };
 Napi::FunctionReference* ProfileLiveWrap::constructor = nullptr;
 
