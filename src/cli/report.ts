@@ -14,6 +14,7 @@ interface ReportOptions {
   kallsyms?: string;
   vmlinux?: string;
   buildidDir?: string;
+  demangle?: boolean;
   stdio?: boolean;
 }
 
@@ -42,6 +43,7 @@ export function reportCommand(globals: () => GlobalOptions): Command {
     .option('--kallsyms <file>', 'host kernel symbols from this kallsyms file')
     .option('-k, --vmlinux <file>', 'host kernel symbols from this vmlinux')
     .option('--buildid-dir <dir>', 'build-id cache directory (default: ~/.debug, as perf)')
+    .option('--no-demangle', 'C++ symbol names as mangled in the ELF file (demangled by default, as perf)')
     .addHelpText(
       'after',
       '\nExamples:\n' +

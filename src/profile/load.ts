@@ -10,6 +10,7 @@ export interface SymbolCliOptions {
   kallsyms?: string;
   vmlinux?: string;
   buildidDir?: string;
+  demangle?: boolean;
 }
 
 /**
@@ -27,6 +28,7 @@ export function symbolSources(g: GlobalOptions, o: SymbolCliOptions): SymbolSour
     guestVmlinux: g.guestvmlinux,
     guestMount: g.guestmount,
     buildidDir: o.buildidDir,
+    demangle: o.demangle,
   };
 }
 

@@ -17,6 +17,8 @@ export interface SymbolSources {
   guestMount?: string;
   /** Build-id cache directory (default $HOME/.debug). */
   buildidDir?: string;
+  /** C++ symbol names demangled, as perf shows them (default true; perf report --no-demangle). */
+  demangle?: boolean;
 }
 
 export interface ProfileOptions extends SymbolSources {

@@ -1,5 +1,7 @@
 #include "addon/js_errors.h"
 
+#include "core/errors.h"
+
 namespace kvmlens_addon {
 
 namespace {
@@ -28,6 +30,12 @@ Napi::Error make_error(Napi::Env env, const std::string& message, const char* co
   Napi::Object obj = g_error_class->New(
       {Napi::String::New(env, message), Napi::String::New(env, code), offset_value});
   return Napi::Error(env, obj);
+}
+
+Napi::Error error_from(Napi::Env env, const std::exception& e) {
+  if (dynamic_cast<const kvmlens::SetupError*>(&e)) return make_error(env, e.what(), "ESETUP");
+  if (dynamic_cast<const kvmlens::ParseError*>(&e)) return make_error(env, e.what(), "EPARSE");
+  return make_error(env, e.what(), "EINTERNAL");
 }
 
 }  // namespace kvmlens_addon

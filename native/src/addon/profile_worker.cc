@@ -7,6 +7,7 @@
 #include <string>
 
 #include "addon/js_errors.h"
+#include "addon/profile_js.h"
 #include "core/errors.h"
 #include "profile/profile_file.h"
 
@@ -71,72 +72,7 @@ class ProfileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
  private:
   static Napi::Object to_js(Napi::Env env, const kvmlens::profile::ProfileFileResult& r) {
     const auto& snap = r.snapshot;
-    const size_t n = snap.rows.size();
-    Napi::Object out = Napi::Object::New(env);
-    Napi::Array strings = Napi::Array::New(env, snap.strings.size());
-    for (size_t i = 0; i < snap.strings.size(); i++) strings.Set(i, Napi::String::New(env, snap.strings[i]));
-    out.Set("strings", strings);
-    Napi::Object rows = Napi::Object::New(env);
-    auto event = Napi::Uint32Array::New(env, n);
-    auto comm = Napi::Uint32Array::New(env, n);
-    auto dso = Napi::Int32Array::New(env, n);
-    auto sym = Napi::Int32Array::New(env, n);
-    auto level = Napi::Uint8Array::New(env, n);
-    auto object = Napi::Uint8Array::New(env, n);
-    auto addr = Napi::BigUint64Array::New(env, n);
-    auto sym_start = Napi::BigUint64Array::New(env, n);
-    auto samples = Napi::Float64Array::New(env, n);
-    auto period = Napi::Float64Array::New(env, n);
-    auto first = Napi::Float64Array::New(env, n);
-    for (size_t i = 0; i < n; i++) {
-      const auto& row = snap.rows[i];
-      event[i] = row.event;
-      comm[i] = row.comm;
-      dso[i] = row.dso;
-      sym[i] = row.sym;
-      level[i] = static_cast<uint8_t>(row.level);
-      object[i] = row.sym_is_object;
-      addr[i] = row.addr;
-      sym_start[i] = row.sym_start;
-      samples[i] = static_cast<double>(row.samples);
-      period[i] = static_cast<double>(row.period);
-      first[i] = static_cast<double>(row.first);
-    }
-    rows.Set("length", Napi::Number::New(env, static_cast<double>(n)));
-    rows.Set("event", event);
-    rows.Set("comm", comm);
-    rows.Set("dso", dso);
-    rows.Set("sym", sym);
-    rows.Set("level", level);
-    rows.Set("symIsObject", object);
-    rows.Set("addr", addr);
-    rows.Set("symStart", sym_start);
-    rows.Set("samples", samples);
-    rows.Set("period", period);
-    rows.Set("first", first);
-    out.Set("rows", rows);
-    Napi::Array events = Napi::Array::New(env, r.info.attrs.size());
-    for (size_t i = 0; i < r.info.attrs.size(); i++) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("name", Napi::String::New(env, r.info.attrs[i].name));
-      e.Set("type", Napi::Number::New(env, r.info.attrs[i].type));
-      e.Set("config", Napi::Number::New(env, static_cast<double>(r.info.attrs[i].config)));
-      kvmlens::profile::ProfileEventTotals t;
-      if (i < snap.events.size()) t = snap.events[i];
-      e.Set("samples", Napi::Number::New(env, static_cast<double>(t.samples)));
-      e.Set("period", Napi::Number::New(env, static_cast<double>(t.period)));
-      e.Set("filteredSamples", Napi::Number::New(env, static_cast<double>(t.filtered_samples)));
-      e.Set("filteredPeriod", Napi::Number::New(env, static_cast<double>(t.filtered_period)));
-      events.Set(i, e);
-    }
-    out.Set("events", events);
-    out.Set("lost", Napi::Number::New(env, static_cast<double>(snap.lost)));
-    Napi::Array warnings = Napi::Array::New(env, snap.warnings.size());
-    for (size_t i = 0; i < snap.warnings.size(); i++) warnings.Set(i, Napi::String::New(env, snap.warnings[i]));
-    out.Set("warnings", warnings);
-    Napi::Array notes = Napi::Array::New(env, snap.notes.size());
-    for (size_t i = 0; i < snap.notes.size(); i++) notes.Set(i, Napi::String::New(env, snap.notes[i]));
-    out.Set("notes", notes);
+    Napi::Object out = profile_snapshot_to_js(env, snap, r.info.attrs, snap.lost);
     Napi::Array bids = Napi::Array::New(env, r.build_ids.size());
     for (size_t i = 0; i < r.build_ids.size(); i++) {
       Napi::Object b = Napi::Object::New(env);
@@ -155,9 +91,7 @@ class ProfileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
     info.Set("perfVersion", Napi::String::New(env, r.info.perf_version));
     info.Set("arch", Napi::String::New(env, r.info.arch));
     info.Set("pipe", Napi::Boolean::New(env, r.info.pipe));
-    Napi::Array cmdline = Napi::Array::New(env, r.info.cmdline.size());
-    for (size_t i = 0; i < r.info.cmdline.size(); i++) cmdline.Set(i, Napi::String::New(env, r.info.cmdline[i]));
-    info.Set("cmdline", cmdline);
+    info.Set("cmdline", string_array(env, r.info.cmdline));
     out.Set("info", info);
     Napi::Object stats = Napi::Object::New(env);
     stats.Set("records", Napi::Number::New(env, static_cast<double>(r.stats.records)));
@@ -188,7 +122,7 @@ class ProfileWorker : public Napi::AsyncProgressQueueWorker<Progress> {
 }  // namespace
 
 // profileFile(path, {host, guest, kallsyms, vmlinux, guestKallsyms, guestModules,
-//   guestVmlinux, guestMount, buildidDir, samples}, onProgress?)
+//   guestVmlinux, guestMount, buildidDir, demangle, samples}, onProgress?)
 Napi::Value ProfileFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString() || !info[1].IsObject()) {
@@ -206,6 +140,7 @@ Napi::Value ProfileFile(const Napi::CallbackInfo& info) {
   opts.guest_vmlinux = string_option(o, "guestVmlinux");
   opts.guest_mount = string_option(o, "guestMount");
   opts.buildid_dir = string_option(o, "buildidDir");
+  if (o.Get("demangle").IsBoolean()) opts.demangle = o.Get("demangle").As<Napi::Boolean>().Value();
   bool samples = !o.Has("samples") || o.Get("samples").ToBoolean();
   Napi::Function on_progress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
   auto* worker = new ProfileWorker(env, info[0].As<Napi::String>(), std::move(opts), samples, on_progress);

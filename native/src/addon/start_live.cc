@@ -5,7 +5,6 @@
 #include "addon/js_errors.h"
 #include "addon/options.h"
 #include "addon/session_wrap.h"
-#include "core/errors.h"
 #include "live/mmap_pages.h"
 #include "pipeline/session_runner.h"
 
@@ -29,12 +28,6 @@ kvmlens::LiveCaptureOptions capture_options(const Napi::Value& value) {
     for (uint32_t i = 0; i < arr.Length(); i++) o.pids.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
   }
   return o;
-}
-
-void throw_from(Napi::Env env, const std::exception& e) {
-  if (dynamic_cast<const kvmlens::SetupError*>(&e)) make_error(env, e.what(), "ESETUP").ThrowAsJavaScriptException();
-  else if (dynamic_cast<const kvmlens::ParseError*>(&e)) make_error(env, e.what(), "EPARSE").ThrowAsJavaScriptException();
-  else make_error(env, e.what(), "EINTERNAL").ThrowAsJavaScriptException();
 }
 
 class RecorderWrap : public Napi::ObjectWrap<RecorderWrap> {
@@ -102,7 +95,7 @@ Napi::Value StartLive(const Napi::CallbackInfo& info) {
     auto runner = kvmlens::start_live(capture_options(info[0]), analyzer_options(info[0]), session.get());
     return SessionWrap::Wrap(env, std::move(session), std::move(runner));
   } catch (const std::exception& e) {
-    throw_from(env, e);
+    error_from(env, e).ThrowAsJavaScriptException();
   }
   return env.Undefined();
 }
@@ -127,7 +120,7 @@ Napi::Value StartRecord(const Napi::CallbackInfo& info) {
     RecorderWrap::Unwrap(obj)->recording = std::move(recording);
     return obj;
   } catch (const std::exception& e) {
-    throw_from(env, e);
+    error_from(env, e).ThrowAsJavaScriptException();
   }
   return env.Undefined();
 }

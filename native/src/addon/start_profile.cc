@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "addon/js_errors.h"
-#include "core/errors.h"
+#include "addon/profile_js.h"
 #include "live/mmap_pages.h"
 #include "live/profile_live.h"
 #include "live/profile_record.h"
@@ -30,12 +30,6 @@ std::vector<int32_t> ints(const Napi::Object& o, const char* key) {
   Napi::Array a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::Number>().Int32Value());
   return out;
-}
-
-Napi::Error to_js(Napi::Env env, const std::exception& e) {
-  if (dynamic_cast<const kvmlens::SetupError*>(&e)) return make_error(env, e.what(), "ESETUP");
-  if (dynamic_cast<const kvmlens::ParseError*>(&e)) return make_error(env, e.what(), "EPARSE");
-  return make_error(env, e.what(), "EINTERNAL");
 }
 
 class ProfileRecorderWrap : public Napi::ObjectWrap<ProfileRecorderWrap> {
@@ -80,12 +74,8 @@ class ProfileRecorderWrap : public Napi::ObjectWrap<ProfileRecorderWrap> {
         ids.Set(static_cast<uint32_t>(i), e);
       }
       o.Set("buildIds", ids);
-      Napi::Array w = Napi::Array::New(env, result_.warnings.size());
-      for (size_t i = 0; i < result_.warnings.size(); i++) w.Set(static_cast<uint32_t>(i), result_.warnings[i]);
-      o.Set("warnings", w);
-      Napi::Array c = Napi::Array::New(env, result_.cache_problems.size());
-      for (size_t i = 0; i < result_.cache_problems.size(); i++) c.Set(static_cast<uint32_t>(i), result_.cache_problems[i]);
-      o.Set("cacheProblems", c);
+      o.Set("warnings", string_array(env, result_.warnings));
+      o.Set("cacheProblems", string_array(env, result_.cache_problems));
       deferred_.Resolve(o);
     }
     void OnError(const Napi::Error& e) override {
@@ -111,90 +101,11 @@ class ProfileRecorderWrap : public Napi::ObjectWrap<ProfileRecorderWrap> {
     return Napi::String::New(info.Env(), recording ? recording->event_name() : "");
   }
   Napi::Value SetupWarnings(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Array a = Napi::Array::New(env);
-    if (recording)
-      for (const std::string& w : recording->setup_warnings()) a.Set(a.Length(), w);
-    return a;
+    return recording ? string_array(info.Env(), recording->setup_warnings()) : Napi::Array::New(info.Env());
   }
 };
 Napi::FunctionReference* ProfileRecorderWrap::constructor = nullptr;
 
-
-// A live profile's snapshot in the shape profileFile gives (strings, rows
-// as typed-array columns, events, lost, warnings, notes), so report's
-// hist code formats both.
-Napi::Object snapshot_to_js(Napi::Env env, const kvmlens::profile::ProfileSnapshot& snap,
-                            const std::vector<kvmlens::EventAttr>& attrs, uint64_t lost) {
-  const size_t n = snap.rows.size();
-  Napi::Object out = Napi::Object::New(env);
-  Napi::Array strings = Napi::Array::New(env, snap.strings.size());
-  for (size_t i = 0; i < snap.strings.size(); i++) strings.Set(static_cast<uint32_t>(i), snap.strings[i]);
-  out.Set("strings", strings);
-  auto event = Napi::Uint32Array::New(env, n);
-  auto comm = Napi::Uint32Array::New(env, n);
-  auto dso = Napi::Int32Array::New(env, n);
-  auto sym = Napi::Int32Array::New(env, n);
-  auto level = Napi::Uint8Array::New(env, n);
-  auto object = Napi::Uint8Array::New(env, n);
-  auto addr = Napi::BigUint64Array::New(env, n);
-  auto sym_start = Napi::BigUint64Array::New(env, n);
-  auto samples = Napi::Float64Array::New(env, n);
-  auto period = Napi::Float64Array::New(env, n);
-  auto first = Napi::Float64Array::New(env, n);
-  for (size_t i = 0; i < n; i++) {
-    const auto& r = snap.rows[i];
-    event[i] = r.event;
-    comm[i] = r.comm;
-    dso[i] = r.dso;
-    sym[i] = r.sym;
-    level[i] = static_cast<uint8_t>(r.level);
-    object[i] = r.sym_is_object;
-    addr[i] = r.addr;
-    sym_start[i] = r.sym_start;
-    samples[i] = static_cast<double>(r.samples);
-    period[i] = static_cast<double>(r.period);
-    first[i] = static_cast<double>(r.first);
-  }
-  Napi::Object rows = Napi::Object::New(env);
-  rows.Set("length", static_cast<double>(n));
-  rows.Set("event", event);
-  rows.Set("comm", comm);
-  rows.Set("dso", dso);
-  rows.Set("sym", sym);
-  rows.Set("level", level);
-  rows.Set("symIsObject", object);
-  rows.Set("addr", addr);
-  rows.Set("symStart", sym_start);
-  rows.Set("samples", samples);
-  rows.Set("period", period);
-  rows.Set("first", first);
-  out.Set("rows", rows);
-  Napi::Array events = Napi::Array::New(env, attrs.size());
-  for (size_t i = 0; i < attrs.size(); i++) {
-    kvmlens::profile::ProfileEventTotals t;
-    if (i < snap.events.size()) t = snap.events[i];
-    Napi::Object e = Napi::Object::New(env);
-    e.Set("name", attrs[i].name);
-    e.Set("type", static_cast<double>(attrs[i].type));
-    e.Set("config", static_cast<double>(attrs[i].config));
-    e.Set("samples", static_cast<double>(t.samples));
-    e.Set("period", static_cast<double>(t.period));
-    e.Set("filteredSamples", static_cast<double>(t.filtered_samples));
-    e.Set("filteredPeriod", static_cast<double>(t.filtered_period));
-    events.Set(static_cast<uint32_t>(i), e);
-  }
-  out.Set("events", events);
-  out.Set("lost", static_cast<double>(lost));
-  Napi::Array warnings = Napi::Array::New(env, snap.warnings.size());
-  for (size_t i = 0; i < snap.warnings.size(); i++) warnings.Set(static_cast<uint32_t>(i), snap.warnings[i]);
-  out.Set("warnings", warnings);
-  Napi::Array notes = Napi::Array::New(env, snap.notes.size());
-  for (size_t i = 0; i < snap.notes.size(); i++) notes.Set(static_cast<uint32_t>(i), snap.notes[i]);
-  out.Set("notes", notes);
-  out.Set("buildIds", Napi::Array::New(env));
-  return out;
-}
 
 class ProfileLiveWrap : public Napi::ObjectWrap<ProfileLiveWrap> {
  public:
@@ -235,9 +146,11 @@ class ProfileLiveWrap : public Napi::ObjectWrap<ProfileLiveWrap> {
       uint64_t lost = live->lost();
       uint64_t delta = lost - lost_seen;
       if (reset) lost_seen = lost;
-      return snapshot_to_js(env, snap, live->attrs(), delta);
+      Napi::Object out = profile_snapshot_to_js(env, snap, live->attrs(), delta);
+      out.Set("buildIds", Napi::Array::New(env));
+      return out;
     } catch (const std::exception& e) {
-      to_js(env, e).ThrowAsJavaScriptException();
+      error_from(env, e).ThrowAsJavaScriptException();
       return env.Undefined();
     }
   }
@@ -249,12 +162,7 @@ class ProfileLiveWrap : public Napi::ObjectWrap<ProfileLiveWrap> {
   }
   Napi::Value Running(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), live->running()); }
   Napi::Value EventName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), live->event_name()); }
-  Napi::Value SetupWarnings(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Array a = Napi::Array::New(env);
-    for (const std::string& w : live->setup_warnings()) a.Set(a.Length(), w);
-    return a;
-  }
+  Napi::Value SetupWarnings(const Napi::CallbackInfo& info) { return string_array(info.Env(), live->setup_warnings()); }
 };
 Napi::FunctionReference* ProfileLiveWrap::constructor = nullptr;
 
@@ -305,7 +213,7 @@ Napi::Value StartProfileRecord(const Napi::CallbackInfo& info) {
     ProfileRecorderWrap::Unwrap(obj)->recording = std::move(recording);
     return obj;
   } catch (const std::exception& e) {
-    to_js(env, e).ThrowAsJavaScriptException();
+    error_from(env, e).ThrowAsJavaScriptException();
   }
   return env.Undefined();
 }
@@ -336,7 +244,7 @@ Napi::Value StartProfileLive(const Napi::CallbackInfo& info) {
     ProfileLiveWrap::Unwrap(obj)->live = std::move(live);
     return obj;
   } catch (const std::exception& e) {
-    to_js(env, e).ThrowAsJavaScriptException();
+    error_from(env, e).ThrowAsJavaScriptException();
   }
   return env.Undefined();
 }

@@ -5,14 +5,13 @@
 #pragma once
 #include <linux/perf_event.h>
 
-#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/sample.h"
+#include "live/ring_buffer.h"
 
 namespace kvmlens {
 
@@ -20,13 +19,6 @@ struct LiveOptions {
   std::vector<std::string> tracepoints;  // "kvm:kvm_exit", ...
   uint64_t mmap_pages = 512;             // per CPU, power of two
   std::vector<int32_t> pids;             // empty = everything (filtered in user space)
-};
-
-class RawRecordSink {
- public:
-  virtual ~RawRecordSink() = default;
-  virtual void on_record(const uint8_t* record, uint32_t size) = 0;
-  virtual void on_pass_end() = 0;  // every ring buffer drained once: FINISHED_ROUND
 };
 
 class LiveSource {
@@ -46,45 +38,21 @@ class LiveSource {
   // Disables the events, drains what is left, joins the thread. Idempotent.
   void stop();
 
-  std::vector<uint64_t> lost_per_cpu() const;
-  uint64_t samples() const { return samples_.load(); }
-  uint64_t bytes() const { return bytes_.load(); }
-  bool running() const { return running_.load(); }
+  std::vector<uint64_t> lost_per_cpu() const { return rings_.lost_per_cpu(); }
+  uint64_t samples() const { return rings_.samples(); }
+  uint64_t bytes() const { return rings_.bytes(); }
+  bool running() const { return rings_.running(); }
 
  private:
-  struct CpuBuffer {
-    int cpu = 0;
-    int leader_fd = -1;
-    void* base = nullptr;          // perf_event_mmap_page + data
-    size_t map_size = 0;
-    std::vector<uint8_t> stage;    // drained, not yet delivered (time-ordered)
-    size_t stage_pos = 0;
-    std::atomic<uint64_t> lost{0};
-  };
-
-  void drain_loop();
-  bool drain_pass();               // returns whether anything was read
-  void drain_cpu(CpuBuffer& b);
-  void flush_ordered(uint64_t limit);
-  void deliver(const uint8_t* rec);
+  friend class PerCpuRings;  // the Layout of its records
+  bool stage_time(const perf_event_header& h, const uint8_t* rec, uint64_t* time) const;
+  uint64_t staged_time(const uint8_t* rec) const;
+  bool deliver(const uint8_t* rec, RecordSink& sink) const;
 
   std::vector<EventAttr> attrs_;
   std::vector<perf_event_attr> kernel_attrs_;
-  std::vector<int> fds_;
-  std::vector<CpuBuffer*> cpus_;
   std::vector<int32_t> pids_;
-  uint64_t page_size_ = 4096;
-  int epoll_fd_ = -1, stop_fd_ = -1;
-
-  RecordSink* sink_ = nullptr;
-  std::mutex* sink_mutex_ = nullptr;
-  RawRecordSink* raw_ = nullptr;
-  std::thread thread_;
-  std::atomic<bool> running_{false}, stopping_{false};
-  std::atomic<uint64_t> samples_{0}, bytes_{0};
-  uint64_t delivered_ = 0;  // drain thread only; added to samples_ once per flush
-  uint64_t prev_pass_max_ = 0, pass_max_ = 0;
-  std::vector<uint8_t> scratch_;   // a record that wraps around the ring end
+  PerCpuRings rings_;  // last: its thread stops before the rest goes
 };
 
 }  // namespace kvmlens

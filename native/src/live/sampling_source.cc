@@ -1,10 +1,6 @@
 #include "live/sampling_source.h"
 
-#include <fcntl.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -79,8 +75,8 @@ int SamplingSource::open_event(perf_event_attr* attr, int32_t tid, int cpu) {
 }
 
 SamplingSource::SamplingSource(const SamplingOptions& options) : options_(options) {
-  page_size_ = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  const uint32_t wakeup = static_cast<uint32_t>(options.mmap_pages * page_size_ / 4);
+  const uint64_t page_size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint32_t wakeup = static_cast<uint32_t>(options.mmap_pages * page_size / 4);
   std::vector<int> cpus = online_cpus();
   if (cpus.empty()) throw SetupError("no online CPUs found in /sys/devices/system/cpu/online");
   std::vector<int32_t> targets = options.system_wide ? std::vector<int32_t>{-1} : options.tids;
@@ -140,22 +136,9 @@ SamplingSource::SamplingSource(const SamplingOptions& options) : options_(option
   ea.name = name;
   attrs_.push_back(ea);
 
-  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-  stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_fd_ < 0 || stop_fd_ < 0) {
-    ::close(first);
-    throw SetupError(std::string("epoll/eventfd: ") + std::strerror(errno));
-  }
-  epoll_event sev{};
-  sev.events = EPOLLIN;
-  sev.data.u64 = ~0ull;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &sev);
-
   try {
     for (int cpu : cpus) {
-      auto* b = new CpuBuffer();
-      b->cpu = cpu;
-      cpus_.push_back(b);
+      rings_.add_cpu(cpu);
       for (int32_t tid : targets) {
         int fd;
         if (first >= 0) {
@@ -170,122 +153,33 @@ SamplingSource::SamplingSource(const SamplingOptions& options) : options_(option
           if (err == ESRCH && !options.system_wide && targets.size() > 1) continue;
           open_failed(err, name, tid, cpu);
         }
-        fds_.push_back(fd);
         uint64_t id = 0;
         if (::ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0) attrs_[0].ids.push_back(id);
-        if (b->leader_fd < 0) {
-          b->leader_fd = fd;
-          b->map_size = (options.mmap_pages + 1) * page_size_;
-          b->base = ::mmap(nullptr, b->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-          if (b->base == MAP_FAILED) {
-            int err = errno;
-            b->base = nullptr;
-            if (err == EPERM || err == ENOMEM)
-              throw SetupError("cannot map a " + std::to_string(options.mmap_pages) + "-page ring buffer on CPU " +
-                               std::to_string(cpu) + " (" + std::strerror(err) +
-                               "): above the mlock limit kernel.perf_event_mlock_kb=" +
-                               first_line("/proc/sys/kernel/perf_event_mlock_kb") +
-                               "; use a smaller -m, raise the limit, or grant CAP_IPC_LOCK");
-            throw SetupError(std::string("mmap of the ring buffer: ") + std::strerror(err));
-          }
-          epoll_event ev{};
-          ev.events = EPOLLIN;
-          ev.data.u64 = cpus_.size() - 1;
-          ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
-        } else if (::ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, b->leader_fd) != 0) {
-          throw SetupError(std::string("PERF_EVENT_IOC_SET_OUTPUT: ") + std::strerror(errno));
-        }
+        rings_.add_event(fd, options.mmap_pages);
       }
     }
-    if (fds_.empty()) throw SetupError("perf_event_open: none of the given threads exists any more");
+    if (rings_.events() == 0) throw SetupError("perf_event_open: none of the given threads exists any more");
   } catch (...) {
+    // The rings' destructor closes and unmaps the rest.
     if (first >= 0) ::close(first);
-    stop();
-    for (CpuBuffer* b : cpus_) {
-      if (b->base) ::munmap(b->base, b->map_size);
-      delete b;
-    }
-    cpus_.clear();
-    for (int fd : fds_) ::close(fd);
-    fds_.clear();
-    ::close(epoll_fd_);
-    ::close(stop_fd_);
-    epoll_fd_ = stop_fd_ = -1;
     throw;
   }
 }
 
-SamplingSource::~SamplingSource() {
-  stop();
-  for (CpuBuffer* b : cpus_) {
-    if (b->base) ::munmap(b->base, b->map_size);
-    delete b;
-  }
-  for (int fd : fds_) ::close(fd);
-  if (epoll_fd_ >= 0) ::close(epoll_fd_);
-  if (stop_fd_ >= 0) ::close(stop_fd_);
-}
+SamplingSource::~SamplingSource() { stop(); }
 
 void SamplingSource::enable() {
   if (enabled_ || options_.enable_on_exec) return;
   enabled_ = true;
-  for (int fd : fds_) ::ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+  rings_.enable_events();
 }
 
 void SamplingSource::start(RecordSink* sink, std::mutex* sink_mutex, RawRecordSink* raw) {
-  sink_ = sink;
-  sink_mutex_ = sink_mutex;
-  raw_ = raw;
   enable();
-  running_ = true;
-  thread_ = std::thread([this] { drain_loop(); });
+  rings_.start(this, sink, sink_mutex, raw);
 }
 
-void SamplingSource::stop() {
-  if (stopping_.exchange(true)) {
-    if (thread_.joinable()) thread_.join();
-    return;
-  }
-  for (int fd : fds_) ::ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
-  if (stop_fd_ >= 0) {
-    uint64_t one = 1;
-    ssize_t w = ::write(stop_fd_, &one, sizeof one);
-    (void)w;
-  }
-  if (thread_.joinable()) thread_.join();
-  running_ = false;
-}
-
-std::vector<uint64_t> SamplingSource::lost_per_cpu() const {
-  std::vector<uint64_t> out;
-  for (const CpuBuffer* b : cpus_) out.push_back(b->lost.load());
-  return out;
-}
-
-void SamplingSource::drain_loop() {
-  epoll_event events[64];
-  for (;;) {
-    int n = ::epoll_wait(epoll_fd_, events, 64, 100);
-    bool stop_requested = false;
-    for (int i = 0; i < n; i++)
-      if (events[i].data.u64 == ~0ull) stop_requested = true;
-    drain_pass();
-    if (stop_requested || stopping_.load()) break;
-  }
-  drain_pass();
-  flush_ordered(~0ull);
-  running_ = false;
-}
-
-void SamplingSource::drain_pass() {
-  bool any = false;
-  for (CpuBuffer* b : cpus_) any = drain_cpu(*b) || any;
-  if (raw_ && any) raw_->on_pass_end();
-  // perf's round rule: deliver what is older than the newest time seen
-  // before the previous pass; later records cannot precede it.
-  flush_ordered(prev_pass_max_);
-  prev_pass_max_ = pass_max_;
-}
+void SamplingSource::stop() { rings_.stop(); }
 
 uint64_t SamplingSource::record_time(const uint8_t* rec) {
   perf_event_header h;
@@ -299,78 +193,17 @@ uint64_t SamplingSource::record_time(const uint8_t* rec) {
   return t;
 }
 
-bool SamplingSource::drain_cpu(CpuBuffer& b) {
-  if (!b.base) return false;
-  auto* meta = static_cast<perf_event_mmap_page*>(b.base);
-  const uint8_t* data = static_cast<const uint8_t*>(b.base) + page_size_;
-  const uint64_t size = b.map_size - page_size_;
-  uint64_t head = __atomic_load_n(&meta->data_head, __ATOMIC_ACQUIRE);
-  uint64_t tail = meta->data_tail;
-  while (tail < head) {
-    const uint8_t* rec = data + (tail % size);
-    perf_event_header h;
-    if ((tail % size) + sizeof h <= size) {
-      std::memcpy(&h, rec, sizeof h);
-    } else {
-      for (size_t i = 0; i < sizeof h; i++) reinterpret_cast<uint8_t*>(&h)[i] = data[(tail + i) % size];
-    }
-    if (h.size < sizeof h) break;
-    if ((tail % size) + h.size > size) {
-      scratch_.resize(h.size);
-      for (size_t i = 0; i < h.size; i++) scratch_[i] = data[(tail + i) % size];
-      rec = scratch_.data();
-    }
-    if (raw_) raw_->on_record(rec, h.size);
-    if (h.type == PERF_RECORD_LOST && h.size >= 24) {
-      uint64_t lost;
-      std::memcpy(&lost, rec + 16, 8);
-      b.lost += lost;
-    }
-    uint64_t t = record_time(rec);
-    if (t > pass_max_) pass_max_ = t;
-    if (sink_) b.stage.insert(b.stage.end(), rec, rec + h.size);
-    tail += h.size;
-  }
-  bool any = tail != meta->data_tail;
-  __atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
-  return any;
+// Every record is staged (LOST ones too), at its time.
+bool SamplingSource::stage_time(const perf_event_header&, const uint8_t* rec, uint64_t* time) const {
+  *time = record_time(rec);
+  return true;
 }
 
-// k-way merge of the CPUs' staged records with time <= limit. Records of one
-// CPU are already in time order.
-void SamplingSource::flush_ordered(uint64_t limit) {
-  if (!sink_) return;
-  std::unique_lock<std::mutex> hold(*sink_mutex_);
-  for (;;) {
-    CpuBuffer* best = nullptr;
-    uint64_t best_time = 0;
-    for (CpuBuffer* b : cpus_) {
-      if (b->stage_pos >= b->stage.size()) continue;
-      uint64_t t = record_time(b->stage.data() + b->stage_pos);
-      if (t > limit) continue;
-      if (!best || t < best_time) {
-        best = b;
-        best_time = t;
-      }
-    }
-    if (!best) break;
-    const uint8_t* rec = best->stage.data() + best->stage_pos;
-    uint16_t size;
-    std::memcpy(&size, rec + 6, 2);
-    deliver(rec);
-    best->stage_pos += size;
-  }
-  for (CpuBuffer* b : cpus_) {
-    b->stage.erase(b->stage.begin(), b->stage.begin() + static_cast<std::ptrdiff_t>(b->stage_pos));
-    b->stage_pos = 0;
-  }
-}
-
-void SamplingSource::deliver(const uint8_t* rec) {
+bool SamplingSource::deliver(const uint8_t* rec, RecordSink& sink) const {
   perf_event_header h;
   std::memcpy(&h, rec, sizeof h);
   if (h.type == PERF_RECORD_SAMPLE) {
-    if (h.size < kSampleSize) return;
+    if (h.size < kSampleSize) return false;
     Sample s;
     s.attr = &attrs_[0];
     std::memcpy(&s.id, rec + kOffId, 8);
@@ -381,23 +214,25 @@ void SamplingSource::deliver(const uint8_t* rec) {
     std::memcpy(&s.cpu, rec + kOffCpu, 4);
     std::memcpy(&s.period, rec + kOffPeriod, 8);
     s.misc = h.misc;
-    samples_++;
-    sink_->on_sample(s);
-  } else if (h.type == PERF_RECORD_LOST || h.type == PERF_RECORD_LOST_SAMPLES) {
+    sink.on_sample(s);
+    return true;
+  }
+  if (h.type == PERF_RECORD_LOST || h.type == PERF_RECORD_LOST_SAMPLES) {
     uint64_t lost = 0;
     if (h.size >= 24) std::memcpy(&lost, rec + (h.type == PERF_RECORD_LOST ? 16 : 8), 8);
     uint32_t cpu = 0;
     if (h.size >= sizeof h + kProfileIdTrailer) std::memcpy(&cpu, rec + h.size - 16, 4);
-    sink_->on_lost(lost, cpu);
-  } else {
-    SideBandRecord r;
-    r.type = h.type;
-    r.misc = h.misc;
-    r.size = h.size;
-    r.time = record_time(rec);
-    r.record = rec;
-    sink_->on_side_band(r);
+    sink.on_lost(lost, cpu);
+    return false;
   }
+  SideBandRecord r;
+  r.type = h.type;
+  r.misc = h.misc;
+  r.size = h.size;
+  r.time = record_time(rec);
+  r.record = rec;
+  sink.on_side_band(r);
+  return false;
 }
 
 }  // namespace kvmlens

@@ -8,15 +8,13 @@
 #pragma once
 #include <linux/perf_event.h>
 
-#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/sample.h"
-#include "live/live_source.h"
+#include "live/ring_buffer.h"
 
 namespace kvmlens {
 
@@ -64,47 +62,24 @@ class SamplingSource {
   // Disables the events, drains what is left, joins the thread. Idempotent.
   void stop();
 
-  std::vector<uint64_t> lost_per_cpu() const;
-  uint64_t samples() const { return samples_.load(); }
-  bool running() const { return running_.load(); }
+  std::vector<uint64_t> lost_per_cpu() const { return rings_.lost_per_cpu(); }
+  uint64_t samples() const { return rings_.samples(); }
+  bool running() const { return rings_.running(); }
 
  private:
-  struct CpuBuffer {
-    int cpu = 0;
-    int leader_fd = -1;
-    void* base = nullptr;
-    size_t map_size = 0;
-    std::vector<uint8_t> stage;   // drained, not yet delivered
-    size_t stage_pos = 0;
-    std::atomic<uint64_t> lost{0};
-  };
-
+  friend class PerCpuRings;  // the Layout of its records
   int open_event(perf_event_attr* attr, int32_t tid, int cpu);
-  void drain_loop();
-  void drain_pass();
-  bool drain_cpu(CpuBuffer& b);  // whether anything was read
-  void flush_ordered(uint64_t limit);
-  void deliver(const uint8_t* rec);
+  bool stage_time(const perf_event_header& h, const uint8_t* rec, uint64_t* time) const;
+  uint64_t staged_time(const uint8_t* rec) const { return record_time(rec); }
+  bool deliver(const uint8_t* rec, RecordSink& sink) const;
   static uint64_t record_time(const uint8_t* rec);
 
   SamplingOptions options_;
   std::vector<EventAttr> attrs_;
   std::vector<perf_event_attr> kernel_attrs_;
   std::string fallback_, kernel_excluded_;
-  std::vector<int> fds_;
-  std::vector<CpuBuffer*> cpus_;
-  uint64_t page_size_ = 4096;
-  int epoll_fd_ = -1, stop_fd_ = -1;
-
-  RecordSink* sink_ = nullptr;
-  std::mutex* sink_mutex_ = nullptr;
-  RawRecordSink* raw_ = nullptr;
-  std::thread thread_;
-  std::atomic<bool> running_{false}, stopping_{false};
   bool enabled_ = false;
-  std::atomic<uint64_t> samples_{0};
-  uint64_t prev_pass_max_ = 0, pass_max_ = 0;
-  std::vector<uint8_t> scratch_;
+  PerCpuRings rings_;  // last: its thread stops before the rest goes
 };
 
 }  // namespace kvmlens

@@ -3,12 +3,19 @@
 #include <algorithm>
 #include <cstring>
 
+#include "profile/demangle.h"
+
 namespace kvmlens {
 namespace profile {
 
 void SymbolTable::add(uint64_t start, uint64_t size, const char* name, size_t name_len, uint8_t binding,
                       uint8_t type, uint16_t module) {
   if (name_len > 4096) name_len = 4096;  // bound absurd names from untrusted input
+  std::string shown;
+  if (demangle_ && demangle(name, name_len, &shown)) {
+    name = shown.data();
+    name_len = std::min<size_t>(shown.size(), 4096);
+  }
   Symbol s;
   s.start = start;
   s.end = start + size < start ? ~0ULL : start + size;

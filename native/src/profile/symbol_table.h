@@ -24,6 +24,8 @@ class SymbolTable {
  public:
   void add(uint64_t start, uint64_t size, const char* name, size_t name_len, uint8_t binding, uint8_t type,
            uint16_t module = 0);
+  // Set before add(): C++ names are stored demangled, as perf shows them.
+  void set_demangle(bool on) { demangle_ = on; }
   // Sorts, fixes ends (perf's symbols__fixup_end; `kallsyms` rounds the
   // last symbol of the kernel and of each module to the next page instead
   // of bridging the gap), then removes duplicates (choose_best_symbol).
@@ -45,6 +47,7 @@ class SymbolTable {
   std::vector<Symbol> syms_;
   std::string names_;
   std::vector<std::string> modules_;
+  bool demangle_ = false;
 };
 
 // kallsyms / System.map text: "ADDR TYPE NAME [MODULE]" per line. Keeps the

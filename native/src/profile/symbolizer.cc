@@ -277,6 +277,7 @@ void Symbolizer::load_user(Dso& d) {
       continue;
     }
     auto table = std::make_unique<SymbolTable>();
+    table->set_demangle(options_.demangle);  // user space only: perf demangles kernels only with --demangle-kernel
     elf::ElfImage image;
     std::string err;
     if (!load_elf_table(c.path, &image, table.get(), &err)) {
@@ -311,7 +312,10 @@ void Symbolizer::load_user(Dso& d) {
   d.is_elf = true;
   std::unique_ptr<SymbolTable>& use = symtab ? symtab : dynsym;
   if (!d.image.plt.empty()) {
-    if (!use) use = std::make_unique<SymbolTable>();
+    if (!use) {
+      use = std::make_unique<SymbolTable>();
+      use->set_demangle(options_.demangle);
+    }
     for (const auto& p : d.image.plt) use->add(p.addr, 16, p.name.data(), p.name.size(), kBindGlobal, kTypeFunc);
     use->finish(false);
   }

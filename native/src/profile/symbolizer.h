@@ -32,6 +32,7 @@ struct SymbolizerOptions {
   std::string vmlinux;          // host vmlinux ELF (optional)
   std::string guest_kallsyms, guest_modules, guest_vmlinux, guest_mount;
   std::string buildid_dir;      // "" = $HOME/.debug
+  bool demangle = true;         // C++ names of user-space ELF symbols (perf's --no-demangle: false)
   std::string proc_root = "/proc";       // where kallsyms is read from (tests)
   std::string kernel_notes = "/sys/kernel/notes";
 };

@@ -1,0 +1,43 @@
+// profile::demangle: names as perf report shows them by default (libiberty
+// without DMGL_PARAMS); the first group was compared with perf 6.1's output
+// on a real recording (test/profile-demangle.test.ts does that end to end).
+#include <string>
+
+#include "check.h"
+#include "profile/demangle.h"
+
+using kvmlens::profile::demangle;
+
+static std::string shown(const std::string& name) {
+  std::string out;
+  return demangle(name.data(), name.size(), &out) ? out : "<not mangled>";
+}
+
+int main() {
+  CHECK(shown("_ZN2ns3BoxImE4spinEm") == "ns::Box<unsigned long>::spin");
+  CHECK(shown("_ZN2ns4burnEmPKc") == "ns::burn");
+  CHECK(shown("_ZN2ns5twiceImEET_S1_") == "ns::twice<unsigned long>");  // return type dropped
+  CHECK(shown("_ZNK2ns6Worker3runEv") == "ns::Worker::run");              // const dropped
+  CHECK(shown("_ZN2ns6WorkerlsEm") == "ns::Worker::operator<<");
+  CHECK(shown("_ZNK2ns6WorkercvmEv") == "ns::Worker::operator unsigned long");
+  CHECK(shown("_ZN2ns7FunctorclEm") == "ns::Functor::operator()");
+  CHECK(shown("_ZN2nsltImEEbRKNS_3BoxIT_EES2_") == "ns::operator< <unsigned long>");
+  CHECK(shown("_ZZ4mainENKUlmE0_clEm") == "main::{lambda(unsigned long)#2}::operator()");
+  CHECK(shown("_ZN12_GLOBAL__N_16hiddenEm") == "(anonymous namespace)::hidden");
+  CHECK(shown("_ZN2ns6clonedEm.isra.0") == "ns::cloned");                 // clone suffix dropped
+  // More shapes.
+  CHECK(shown("_ZNSt6vectorIiSaIiEE9push_backERKi") == "std::vector<int, std::allocator<int> >::push_back");
+  CHECK(shown("_ZN3FooC2Ev") == "Foo::Foo");
+  CHECK(shown("_ZN3FooaSEOS_") == "Foo::operator=");
+  CHECK(shown("_ZdlPvm") == "operator delete");
+  CHECK(shown("_ZNKSt8functionIFviEEclEi") == "std::function<void (int)>::operator()");
+  CHECK(shown("_ZZ3foovE1x") == "foo()::x");  // data: the enclosing function keeps its parameters
+  CHECK(shown("_Znwm@plt") == "operator new@plt");
+  CHECK(shown("_ZTv0_n24_N3FooD1Ev") == "virtual thunk to Foo::~Foo()");
+  // Not mangled C++: left alone.
+  CHECK(shown("main") == "<not mangled>");
+  CHECK(shown("_Zoops") == "<not mangled>");
+  CHECK(shown("_Z") == "<not mangled>");
+  CHECK(shown("") == "<not mangled>");
+  return finish("demangle_test");
+}
