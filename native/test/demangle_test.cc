@@ -1,16 +1,16 @@
-// profile::demangle: names as perf report shows them by default (libiberty
+// elf::demangle: names as perf report shows them by default (libiberty
 // without DMGL_PARAMS); the first group was compared with perf 6.1's output
 // on a real recording (test/profile-demangle.test.ts does that end to end).
 #include <string>
 
 #include "check.h"
-#include "profile/demangle.h"
+#include "elf/demangle.h"
 
-using kvmlens::profile::demangle;
+using kvmlens::elf::demangle;
 
 static std::string shown(const std::string& name) {
-  std::string out;
-  return demangle(name.data(), name.size(), &out) ? out : "<not mangled>";
+  const std::string out = demangle(name);
+  return out == name ? "<not mangled>" : out;
 }
 
 int main() {

@@ -55,13 +55,14 @@ std::string strip_signature(const std::string& d) {
   size_t space = std::string::npos;
   for (size_t i = 0; i < name.size(); i++) {
     char c = name[i];
+    // "operator" starts the name's last part, whose spaces are its own:
+    // "operator new", "operator< <int>", "operator unsigned long".
+    if (depth == 0 && c == 'o' && name.compare(i, 8, "operator") == 0 &&
+        (i == 0 || name[i - 1] == ':' || name[i - 1] == ' '))
+      break;
     if (c == '(' || c == '<' || c == '[' || c == '{') depth++;
-    else if (c == ')' || c == '>' || c == ']' || c == '}') depth--;
-    else if (c == ' ' && depth == 0) {
-      // "operator new", "operator delete[]", conversion operators: part of the name.
-      if (i >= 8 && name.compare(i - 8, 8, "operator") == 0) continue;
-      space = i;
-    }
+    else if ((c == ')' || c == '>' || c == ']' || c == '}') && depth > 0) depth--;
+    else if (c == ' ' && depth == 0) space = i;
   }
   if (space != std::string::npos) name = name.substr(space + 1);
   return name;

@@ -1,6 +1,5 @@
 #include "elf/elf_reader.h"
 
-#include "elf/demangle.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -100,7 +99,7 @@ void synthesize_plt(const uint8_t* d, size_t n, const std::vector<Shdr>& sh, uin
     const char* nm = reinterpret_cast<const char*>(d + dynstr.offset + name);
     size_t len = strnlen(nm, static_cast<size_t>(dynstr.size - name));
     if (len > 1024) continue;
-    img->plt.push_back({plt->addr + 16 + i * 16, (len ? demangle(std::string(nm, len)) : std::string()) + "@plt"});
+    img->plt.push_back({plt->addr + 16 + i * 16, std::string(nm, len) + "@plt"});
   }
 }
 
@@ -216,12 +215,7 @@ bool parse_elf(const uint8_t* d, size_t n, ElfImage* img, profile::SymbolTable* 
     if (len == 0) continue;
     uint8_t b = bind == 1 ? profile::kBindGlobal : bind == 2 ? profile::kBindWeak : profile::kBindLocal;
     uint8_t t = stt == 10 ? profile::kTypeIfunc : stt == 2 ? profile::kTypeFunc : profile::kTypeNoType;
-    if (len > 2 && nm[0] == '_' && nm[1] == 'Z') {
-      std::string dn = demangle(std::string(nm, len));
-      symbols->add(value, size, dn.data(), dn.size(), b, t);
-    } else {
-      symbols->add(value, size, nm, len, b, t);
-    }
+    symbols->add(value, size, nm, len, b, t);  // the table demangles C++ names unless told not to
     img->nr_symbols++;
   }
   symbols->finish(false);

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "profile/demangle.h"
+#include "elf/demangle.h"
 
 namespace kvmlens {
 namespace profile {
@@ -12,7 +12,8 @@ void SymbolTable::add(uint64_t start, uint64_t size, const char* name, size_t na
                       uint8_t type, uint16_t module) {
   if (name_len > 4096) name_len = 4096;  // bound absurd names from untrusted input
   std::string shown;
-  if (demangle_ && demangle(name, name_len, &shown)) {
+  if (demangle_ && name_len > 2 && name[0] == '_' && name[1] == 'Z') {
+    shown = elf::demangle(std::string(name, name_len));
     name = shown.data();
     name_len = std::min<size_t>(shown.size(), 4096);
   }
