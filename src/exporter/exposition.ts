@@ -152,7 +152,13 @@ export interface Exposition {
 }
 
 /** The whole exposition for one scrape. */
-export async function renderExposition(families: MetricFamily[], layout: ClassicLayout, contentType: string): Promise<Exposition> {
+export async function renderExposition(
+  families: MetricFamily[],
+  layout: ClassicLayout,
+  contentType: string,
+  /** Awaited before each histogram family (lets the event loop run between them). */
+  between?: () => Promise<void>,
+): Promise<Exposition> {
   const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
   // prom-client's layout: families joined by a blank line (text) or a newline
   // (OpenMetrics), then a newline (text) or `# EOF` (OpenMetrics).
@@ -166,6 +172,7 @@ export async function renderExposition(families: MetricFamily[], layout: Classic
     if (f.type === 'histogram') {
       if (text) chunks.push(Buffer.from(text));
       text = '';
+      if (between) await between();
       chunks.push(histogramBuffer(f, layout));
     } else {
       text += f.name.startsWith('kvm_') ? scalarTextFast(f, contentType) : await scalarText(f, contentType);
