@@ -2,6 +2,7 @@
 // concurrent scrapers, the exporter's RSS, and native aggregation vs
 // prom-client's per-event Histogram.observe() on the same in-memory events.
 //   npm run bench:exporter            (needs perf and root for the template; loopback only)
+//   npm run bench:exporter -- --load-only [--target-only]   scrape load only [10,024 histograms only]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -140,18 +141,30 @@ async function exporterUnderLoad(file: string, maxRenderAge: number) {
           /* gone */
         }
       }, 20);
+      // CPU (user + system) of the exporter and of this process (the 50 scrapers) over the load.
+      const exporterCpu = () => {
+        const f = readFileSync(`/proc/${exporter.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks (USER_HZ 100) -> ms
+      };
+      const e0 = exporterCpu();
+      const c0 = process.cpuUsage();
       const r = await load(gzip);
+      const c1 = process.cpuUsage(c0);
+      const cpu = { exporterMs: exporterCpu() - e0, clientMs: (c1.user + c1.system) / 1000 };
       clearInterval(poll);
-      return { ...r, hwm: kb(status(), 'VmHWM'), anon };
+      return { ...r, hwm: kb(status(), 'VmHWM'), anon, cpu };
     };
     const gz = await measured(true);
     const plain = await measured(false);
     console.log(`\n${file}: ${series} histogram series, --web.max-render-age ${maxRenderAge}s, ${scrapers} concurrent scrapers for ${seconds} s each way; exposition ${text.length} bytes, ${zipped.body.length} gzipped;`);
     console.log(`before the load (after the warm-up scrapes): RSS ${(kb(idle, 'VmRSS') / 1024).toFixed(0)} MB (anonymous ${(kb(idle, 'RssAnon') / 1024).toFixed(0)} MB); one scrape alone that renders (gzip): ${alone.toFixed(1)} ms`);
-    console.log('| Accept-Encoding | scrapes | p50 ms | p99 ms | peak RSS MB | peak anonymous RSS MB |');
-    console.log('|---|---|---|---|---|---|');
+    console.log('| Accept-Encoding | scrapes | p50 ms | p99 ms | peak RSS MB | peak anonymous RSS MB | CPU ms per scrape: exporter / scrapers |');
+    console.log('|---|---|---|---|---|---|---|');
     const row = (name: string, r: typeof gz) =>
-      console.log(`| ${name} | ${r.latencies.length} | ${percentile(r.latencies, 0.5).toFixed(1)} | ${percentile(r.latencies, 0.99).toFixed(1)} | ${(r.hwm / 1024).toFixed(0)} | ${(r.anon / 1024).toFixed(0)} |`);
+      console.log(
+        `| ${name} | ${r.latencies.length} | ${percentile(r.latencies, 0.5).toFixed(1)} | ${percentile(r.latencies, 0.99).toFixed(1)} | ${(r.hwm / 1024).toFixed(0)} | ${(r.anon / 1024).toFixed(0)} | ` +
+          `${(r.cpu.exporterMs / r.latencies.length).toFixed(2)} / ${(r.cpu.clientMs / r.latencies.length).toFixed(2)} |`,
+      );
     row('gzip (as Prometheus)', gz);
     row('none', plain);
   } finally {
@@ -299,7 +312,8 @@ async function main() {
   }
   if (!process.argv.includes('--observe-only')) {
     // The target's size first; --web.max-render-age 1s (the default) and 0 (a render per scrape).
-    for (const file of [files[1], files[0]]) for (const age of [1, 0]) await exporterUnderLoad(file, age);
+    const sizes = process.argv.includes('--target-only') ? [files[1]] : [files[1], files[0]];
+    for (const file of sizes) for (const age of [1, 0]) await exporterUnderLoad(file, age);
     if (process.argv.includes('--load-only')) return;
     for (const file of files) await scrapeBreakdown(file);
   }

@@ -171,6 +171,7 @@ interface Binding {
     counts: Float64Array,
     sums: string,
   ): Buffer | undefined;
+  releaseHistogramFamily(buffer: Buffer): boolean;
 }
 
 let binding: Binding | undefined;
@@ -255,6 +256,11 @@ export function writeHistogramFamily(
   sums: string,
 ): Buffer | undefined {
   return loadBinding().writeHistogramFamily(head, name, le, labels, slots, counts, sums);
+}
+
+/** Frees a writeHistogramFamily text now (it reads as empty afterwards); false if it could not be. */
+export function releaseHistogramFamily(buffer: Buffer): boolean {
+  return loadBinding().releaseHistogramFamily(buffer);
 }
 
 /** Bench only: native per-event aggregation of in-memory (key, duration) events, timed natively. */

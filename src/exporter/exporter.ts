@@ -8,7 +8,7 @@ import {
   secondsToNs,
 } from './buckets/native-boundaries.ts';
 import { buildCollectors, type CollectorName } from './collectors/index.ts';
-import { gzipExposition, negotiateContentType, renderExposition } from './exposition.ts';
+import { gzipExposition, negotiateContentType, releaseExposition, renderExposition } from './exposition.ts';
 import { startOtlpPush, type OtlpPush } from './otlp/push.ts';
 import { dropPrivileges } from './run-as.ts';
 import { Scraper } from './scraper.ts';
@@ -146,6 +146,7 @@ export async function startExporter(opts: ExporterOptions, deps: ExporterDeps = 
       build: async (contentType) =>
         renderExposition((await scraper.gatherAsync()).families, layout, contentType, () => new Promise((r) => setImmediate(r))),
       gzip: gzipExposition,
+      release: releaseExposition,
     });
     const render = (accept?: string) => renders.get(negotiateContentType(accept));
     const metrics = async (accept?: string) => {

@@ -116,4 +116,21 @@ Napi::Value WriteHistogramFamily(const Napi::CallbackInfo& info) {
                                  [](Napi::Env, char*, std::string* s) { delete s; }, owned);
 }
 
+// releaseHistogramFamily(buffer) -> boolean: frees a writeHistogramFamily
+// text now instead of at some later garbage collection (the buffer is
+// detached: it reads as empty from then on). The caller does this once the
+// text is gzipped and no response will send it; without it a few 20 MB
+// texts of past scrapes wait for the collector.
+Napi::Value ReleaseHistogramFamily(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsBuffer()) {
+    make_error(env, "releaseHistogramFamily(buffer): bad arguments", "EARG").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::ArrayBuffer ab = info[0].As<Napi::Buffer<char>>().ArrayBuffer();
+  if (ab.IsDetached()) return Napi::Boolean::New(env, false);
+  // napi_detachable_arraybuffer_expected (not ours to free) is an answer, not an error.
+  return Napi::Boolean::New(env, napi_detach_arraybuffer(env, ab) == napi_ok);
+}
+
 }  // namespace kvmlens_addon

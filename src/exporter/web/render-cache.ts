@@ -11,8 +11,9 @@
 //   render starts in the background (gzipped too if the kept one was asked
 //   for gzip) and replaces the kept one when done, so scrapers seldom wait
 //   for a render. A scrape arriving after N never gets the kept render: it
-//   waits for the next one. So no scrape sees data older than N, and no
-//   render is kept longer than N.
+//   waits for the next one (or joins one in flight). So a scrape gets a
+//   snapshot at most N older than its arrival, or one that was being
+//   rendered when it arrived; no render is kept longer than N.
 // - N = 0: nothing is kept; every scrape renders (or joins one in flight).
 // - Only the gzip of a kept render is held once it exists; a scrape without
 //   Accept-Encoding: gzip then gets the text back by gunzip (~1/5 of a
@@ -39,6 +40,8 @@ export interface RenderCacheOptions {
   build(contentType: string): Promise<Exposition>;
   /** gzips a text. */
   gzip(body: Exposition): Promise<Buffer>;
+  /** Frees a text no response will send (optional). */
+  release?(body: Exposition): void;
   now?: () => number;
 }
 
@@ -76,9 +79,11 @@ export class RenderCache {
       return kept.result;
     }
     if (kept) this.kept.delete(contentType);
-    const pending = this.inFlight.get(contentType) ?? this.refreshing.get(contentType);
-    // A render whose snapshot is not yet taken, or was taken at most N before now.
-    if (pending && (pending.snapshotAt === Infinity || arrived - pending.snapshotAt <= maxAgeMs)) return pending.result;
+    // A render in flight is shared (as with N = 0); a background one if its snapshot is at most N old.
+    const pending = this.inFlight.get(contentType);
+    if (pending) return pending.result;
+    const refreshing = this.refreshing.get(contentType);
+    if (refreshing && (refreshing.snapshotAt === Infinity || arrived - refreshing.snapshotAt <= maxAgeMs)) return refreshing.result;
     return this.start(contentType, false).result;
   }
 
@@ -133,7 +138,11 @@ export class RenderCache {
           gzipped = this.opts.gzip(built);
           // The text is not needed once the gzip exists, unless a scrape asked for it.
           gzipped.then(() => {
-            if (maxAgeMs > 0 && !r.textAsked) text = undefined;
+            if (maxAgeMs > 0 && !r.textAsked) {
+              text = undefined;
+              // Nothing will send the text: free it now rather than at some later collection.
+              this.opts.release?.(built);
+            }
           }, () => {});
           if (!background && !this.inFlight.has(contentType) && !this.kept.has(contentType)) this.inFlight.set(contentType, r);
           gzipped.finally(release).catch(() => {});
