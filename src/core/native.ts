@@ -171,7 +171,7 @@ interface Binding {
     counts: Float64Array,
     sums: string,
   ): Buffer | undefined;
-  releaseHistogramFamily(buffer: Buffer): boolean;
+  releaseHistogramFamilies(buffers: Buffer[]): number;
 }
 
 let binding: Binding | undefined;
@@ -258,9 +258,9 @@ export function writeHistogramFamily(
   return loadBinding().writeHistogramFamily(head, name, le, labels, slots, counts, sums);
 }
 
-/** Frees a writeHistogramFamily text now (it reads as empty afterwards); false if it could not be. */
-export function releaseHistogramFamily(buffer: Buffer): boolean {
-  return loadBinding().releaseHistogramFamily(buffer);
+/** Frees writeHistogramFamily texts now (they read as empty afterwards) and trims the C heap; returns how many were freed. */
+export function releaseHistogramFamilies(buffers: Buffer[]): number {
+  return loadBinding().releaseHistogramFamilies(buffers);
 }
 
 /** Bench only: native per-event aggregation of in-memory (key, duration) events, timed natively. */

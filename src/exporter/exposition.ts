@@ -12,7 +12,7 @@
 import { promisify } from 'node:util';
 import { createGzip, gzip as gzipCallback } from 'node:zlib';
 import { Registry, type Metric, type RegistryContentType } from 'prom-client';
-import { releaseHistogramFamily, writeHistogramFamily } from '../core/native.ts';
+import { releaseHistogramFamilies, writeHistogramFamily } from '../core/native.ts';
 import type { ClassicLayout } from './buckets/classic.ts';
 import type { HistogramFamily, MetricFamily, ScalarFamily } from './families.ts';
 
@@ -159,7 +159,7 @@ export interface Exposition {
  * would otherwise wait for a garbage collection, a few renders' worth.
  */
 export function releaseExposition(body: Exposition): void {
-  for (const b of body.native ?? []) releaseHistogramFamily(b);
+  if (body.native?.length) releaseHistogramFamilies(body.native);
   body.chunks = [];
   body.native = [];
   body.length = 0;
