@@ -2,6 +2,7 @@
 // concurrent scrapers, the exporter's RSS, and native aggregation vs
 // prom-client's per-event Histogram.observe() on the same in-memory events.
 //   npm run bench:exporter            (needs perf and root for the template; loopback only)
+//   npm run bench:exporter -- --load-only [--target-only]   scrape load only [10,024 histograms only]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -72,10 +73,24 @@ async function load(gzip: boolean) {
   return { latencies, bytes };
 }
 
-async function exporterUnderLoad(file: string) {
+/** `maxRenderAge` seconds is passed as --web.max-render-age (0: every scrape renders). */
+async function exporterUnderLoad(file: string, maxRenderAge: number) {
   const exporter = spawn(
     process.execPath,
-    [join(root, 'bin', 'kvmlens.js'), 'exporter', '--replay', file, '--speed', '0', '--web.listen-address', `127.0.0.1:${port}`, '--series.limit', '0'],
+    [
+      join(root, 'bin', 'kvmlens.js'),
+      'exporter',
+      '--replay',
+      file,
+      '--speed',
+      '0',
+      '--web.listen-address',
+      `127.0.0.1:${port}`,
+      '--series.limit',
+      '0',
+      '--web.max-render-age',
+      `${maxRenderAge}s`,
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   try {
@@ -92,7 +107,8 @@ async function exporterUnderLoad(file: string) {
       const read = Number(/^kvmlens_events_read_total (\d+)/m.exec(text)?.[1] ?? 0);
       if (read === before) break;
       before = read;
-      await new Promise((r) => setTimeout(r, 500));
+      // Longer than --web.max-render-age, so the next scrape is a new render.
+      await new Promise((r) => setTimeout(r, 500 + maxRenderAge * 1000));
     }
     const one = await scrape(new Agent(), false);
     const text = one.body.toString();
@@ -101,9 +117,10 @@ async function exporterUnderLoad(file: string) {
     if (zipped.encoding !== 'gzip') throw new Error('the exporter did not gzip for Accept-Encoding: gzip');
     const unzipped = gunzipSync(zipped.body).toString();
     if (!unzipped.startsWith('# HELP') || !unzipped.endsWith('# EOF\n')) throw new Error('gzipped body is not an OpenMetrics exposition');
-    // One scrape alone, best of 5.
+    // One scrape alone that renders (the last render older than the reuse window), best of 5.
     let alone = Infinity;
     for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, maxRenderAge * 1000 + 50));
       const t0 = performance.now();
       await scrape(new Agent(), true);
       alone = Math.min(alone, performance.now() - t0);
@@ -124,18 +141,30 @@ async function exporterUnderLoad(file: string) {
           /* gone */
         }
       }, 20);
+      // CPU (user + system) of the exporter and of this process (the 50 scrapers) over the load.
+      const exporterCpu = () => {
+        const f = readFileSync(`/proc/${exporter.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+        return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks (USER_HZ 100) -> ms
+      };
+      const e0 = exporterCpu();
+      const c0 = process.cpuUsage();
       const r = await load(gzip);
+      const c1 = process.cpuUsage(c0);
+      const cpu = { exporterMs: exporterCpu() - e0, clientMs: (c1.user + c1.system) / 1000 };
       clearInterval(poll);
-      return { ...r, hwm: kb(status(), 'VmHWM'), anon };
+      return { ...r, hwm: kb(status(), 'VmHWM'), anon, cpu };
     };
     const gz = await measured(true);
     const plain = await measured(false);
-    console.log(`\n${file}: ${series} histogram series, ${scrapers} concurrent scrapers for ${seconds} s each way; exposition ${text.length} bytes, ${zipped.body.length} gzipped;`);
-    console.log(`before the load (after 8 warm-up scrapes): RSS ${(kb(idle, 'VmRSS') / 1024).toFixed(0)} MB (anonymous ${(kb(idle, 'RssAnon') / 1024).toFixed(0)} MB); one scrape alone (gzip): ${alone.toFixed(1)} ms`);
-    console.log('| Accept-Encoding | scrapes | p50 ms | p99 ms | peak RSS MB | peak anonymous RSS MB |');
-    console.log('|---|---|---|---|---|---|');
+    console.log(`\n${file}: ${series} histogram series, --web.max-render-age ${maxRenderAge}s, ${scrapers} concurrent scrapers for ${seconds} s each way; exposition ${text.length} bytes, ${zipped.body.length} gzipped;`);
+    console.log(`before the load (after the warm-up scrapes): RSS ${(kb(idle, 'VmRSS') / 1024).toFixed(0)} MB (anonymous ${(kb(idle, 'RssAnon') / 1024).toFixed(0)} MB); one scrape alone that renders (gzip): ${alone.toFixed(1)} ms`);
+    console.log('| Accept-Encoding | scrapes | p50 ms | p99 ms | peak RSS MB | peak anonymous RSS MB | CPU ms per scrape: exporter / scrapers |');
+    console.log('|---|---|---|---|---|---|---|');
     const row = (name: string, r: typeof gz) =>
-      console.log(`| ${name} | ${r.latencies.length} | ${percentile(r.latencies, 0.5).toFixed(1)} | ${percentile(r.latencies, 0.99).toFixed(1)} | ${(r.hwm / 1024).toFixed(0)} | ${(r.anon / 1024).toFixed(0)} |`);
+      console.log(
+        `| ${name} | ${r.latencies.length} | ${percentile(r.latencies, 0.5).toFixed(1)} | ${percentile(r.latencies, 0.99).toFixed(1)} | ${(r.hwm / 1024).toFixed(0)} | ${(r.anon / 1024).toFixed(0)} | ` +
+          `${(r.cpu.exporterMs / r.latencies.length).toFixed(2)} / ${(r.cpu.clientMs / r.latencies.length).toFixed(2)} |`,
+      );
     row('gzip (as Prometheus)', gz);
     row('none', plain);
   } finally {
@@ -282,7 +311,10 @@ async function main() {
     files.push(file);
   }
   if (!process.argv.includes('--observe-only')) {
-    for (const file of files) await exporterUnderLoad(file);
+    // The target's size first; --web.max-render-age 1s (the default) and 0 (a render per scrape).
+    const sizes = process.argv.includes('--target-only') ? [files[1]] : [files[1], files[0]];
+    for (const file of sizes) for (const age of [1, 0]) await exporterUnderLoad(file, age);
+    if (process.argv.includes('--load-only')) return;
     for (const file of files) await scrapeBreakdown(file);
   }
   await nativeVsObserve(files[0]);

@@ -15,7 +15,9 @@ import {
   acceptsGzip,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
+  releaseExposition,
   renderExposition,
+  type Exposition,
   renderWithPromClient,
 } from '../src/exporter/exposition.ts';
 import type { HistogramChild, MetricFamily } from '../src/exporter/families.ts';
@@ -175,6 +177,33 @@ test('gzip for scrapers that accept it; concurrent scrapes share one render', as
     const inf = [...text.matchAll(/^(kvm_\w+)_bucket\{(.*),le="\+Inf"\} (\d+)$/gm)];
     assert.ok(inf.length > 0);
     for (const [, name, labels, n] of inf) assert.ok(text.includes(`\n${name}_count{${labels}} ${n}\n`), `${name}{${labels}}`);
+  } finally {
+    await e.stop();
+  }
+});
+
+test('a kept render frees its natively written text once gzipped; a plain scrape then gets the text from the gzip', async () => {
+  const s = await open();
+  let built: Exposition | undefined;
+  const e = await startExporter({ ...defaultExporterOptions(), listenAddresses: ['127.0.0.1:0'], maxRenderAgeSeconds: 60 }, { source: sessionSource(s), warn: () => {} });
+  try {
+    const r = await e.render('application/openmetrics-text;version=1.0.0');
+    const zipped = await r.gzip();
+    const text = gunzipSync(zipped);
+    const body = await r.body();
+    assert.is(Buffer.concat(body.chunks).toString(), text.toString());
+    // The same, directly: released native chunks read as empty; the small JS-made ones are left alone.
+    const scraper = e.scraper;
+    built = await renderExposition(scraper.gather().families, e.layout, OPENMETRICS_CONTENT_TYPE);
+    const native = [...(built.native ?? [])];
+    assert.ok(native.length > 0);
+    const before = Buffer.concat(built.chunks).toString();
+    const smallOnes = built.chunks.filter((c) => !native.includes(c));
+    releaseExposition(built);
+    assert.ok(native.every((b) => b.length === 0));
+    assert.is(built.chunks.length, 0);
+    assert.ok(smallOnes.every((c) => c.length > 0));
+    assert.ok(before.endsWith('# EOF\n'));
   } finally {
     await e.stop();
   }

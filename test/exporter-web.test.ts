@@ -112,7 +112,8 @@ test('collector flags, reason filters and opt-in port labels', async () => {
 });
 
 test('series limit: busiest label sets kept, the rest counted in kvmlens_series_dropped_total', async () => {
-  await withExporter({ seriesLimit: 5 }, async (e) => {
+  // Every scrape renders (no reuse window), so the second one counts again.
+  await withExporter({ seriesLimit: 5, maxRenderAgeSeconds: 0 }, async (e) => {
     const body = (await e.metrics()).body;
     const { families: fams } = e.scraper.gather(false);
     const labelSets = fams

@@ -81,6 +81,7 @@ function toExporterOptions(o: RawOptions): ExporterOptions {
     listenAddresses: get<string[]>('web.listenAddress', d.listenAddresses),
     telemetryPath: get('web.telemetryPath', d.telemetryPath),
     webConfigFile: get<string | undefined>('web.config.file', undefined),
+    maxRenderAgeSeconds: get('web.maxRenderAge', d.maxRenderAgeSeconds),
     collectors,
     reasonInclude: get<string | undefined>('collector.vmexit.reasonInclude', undefined),
     reasonExclude: get<string | undefined>('collector.vmexit.reasonExclude', undefined),
@@ -121,7 +122,13 @@ export function exporterCommand(_globals: () => GlobalOptions): Command {
       collect,
     )
     .option('--web.telemetry-path <path>', 'path under which to expose metrics', '/metrics')
-    .option('--web.config.file <file>', 'exporter-toolkit web config (YAML) enabling TLS and/or basic auth');
+    .option('--web.config.file <file>', 'exporter-toolkit web config (YAML) enabling TLS and/or basic auth')
+    .option(
+      '--web.max-render-age <duration>',
+      'a scrape may get the render of another scrape whose snapshot is at most this old (0 = render every scrape)',
+      parseDurationSeconds('--web.max-render-age'),
+      1,
+    );
   for (const n of COLLECTOR_NAMES) boolFlag(cmd, `collector.${n}`, `enable the ${n} collector`, true);
   cmd
     .option('--collector.vmexit.reason-include <regex>', 'only exit reasons matching this anchored, case-insensitive regex')

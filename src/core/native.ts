@@ -171,6 +171,7 @@ interface Binding {
     counts: Float64Array,
     sums: string,
   ): Buffer | undefined;
+  releaseHistogramFamilies(buffers: Buffer[]): number;
 }
 
 let binding: Binding | undefined;
@@ -255,6 +256,11 @@ export function writeHistogramFamily(
   sums: string,
 ): Buffer | undefined {
   return loadBinding().writeHistogramFamily(head, name, le, labels, slots, counts, sums);
+}
+
+/** Frees writeHistogramFamily texts now (they read as empty afterwards) and trims the C heap; returns how many were freed. */
+export function releaseHistogramFamilies(buffers: Buffer[]): number {
+  return loadBinding().releaseHistogramFamilies(buffers);
 }
 
 /** Bench only: native per-event aggregation of in-memory (key, duration) events, timed natively. */

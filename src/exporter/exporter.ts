@@ -8,14 +8,15 @@ import {
   secondsToNs,
 } from './buckets/native-boundaries.ts';
 import { buildCollectors, type CollectorName } from './collectors/index.ts';
-import { gzipExposition, negotiateContentType, renderExposition } from './exposition.ts';
+import { gzipExposition, negotiateContentType, releaseExposition, renderExposition } from './exposition.ts';
 import { startOtlpPush, type OtlpPush } from './otlp/push.ts';
 import { dropPrivileges } from './run-as.ts';
 import { Scraper } from './scraper.ts';
 import { openSource, type SnapshotSource } from './source.ts';
 import { VmDirectory } from './vm-info/directory.ts';
 import { parseListenAddress } from './web/listen-address.ts';
-import { buildApp, listen, type RenderedMetrics, type RunningServers } from './web/server.ts';
+import { RenderCache, type RenderedMetrics } from './web/render-cache.ts';
+import { buildApp, listen, type RunningServers } from './web/server.ts';
 import { loadWebConfig } from './web/web-config.ts';
 
 export const DEFAULT_LISTEN_ADDRESS = ':9756';
@@ -24,6 +25,8 @@ export interface ExporterOptions {
   listenAddresses: string[];
   telemetryPath: string;
   webConfigFile?: string;
+  /** A scrape may get a render whose snapshot is at most this old; 0 = render per scrape. */
+  maxRenderAgeSeconds: number;
   collectors: Record<CollectorName, boolean>;
   reasonInclude?: string;
   reasonExclude?: string;
@@ -49,6 +52,7 @@ export function defaultExporterOptions(): ExporterOptions {
   return {
     listenAddresses: [DEFAULT_LISTEN_ADDRESS],
     telemetryPath: '/metrics',
+    maxRenderAgeSeconds: 1,
     collectors: { vmexit: true, mmio: true, ioport: true, msr: true },
     seriesLimit: 10_000,
     exitedVmTtlSeconds: 300,
@@ -134,43 +138,20 @@ export async function startExporter(opts: ExporterOptions, deps: ExporterDeps = 
       onCollectorError: (name, err) => warn(`collector ${name} failed: ${err instanceof Error ? err.message : err}`),
     });
 
-    // Concurrent scrapes of the same format share one build: 50 scrapers
-    // arriving together cost one snapshot, one render and one gzip, not 50.
-    // A render first lets the event loop read the requests already waiting
-    // on their sockets (they join it), then takes the snapshot. It is in
-    // flight until it is done and, once a scraper asked for its gzip, until
-    // that gzip is done; requests arriving meanwhile share it. Nothing is
-    // kept after that: no old render is ever served or retained.
-    const inFlight = new Map<string, Promise<RenderedMetrics>>();
-    const pollOnce = () => new Promise<void>((resolve) => setImmediate(() => setImmediate(resolve)));
-    const render = (accept?: string) => {
-      const contentType = negotiateContentType(accept);
-      const pending = inFlight.get(contentType);
-      if (pending) return pending;
-      const release = () => {
-        if (inFlight.get(contentType) === started) inFlight.delete(contentType);
-      };
-      let gzipped: Promise<Buffer> | undefined;
-      const started: Promise<RenderedMetrics> = (async () => {
-        await pollOnce();
-        const body = await renderExposition(scraper.gather().families, layout, contentType);
-        const gzip = () => {
-          if (!gzipped) {
-            gzipped = gzipExposition(body);
-            if (!inFlight.has(contentType)) inFlight.set(contentType, started);
-            gzipped.finally(release).catch(() => {});
-          }
-          return gzipped;
-        };
-        return { contentType, body, gzip };
-      })();
-      inFlight.set(contentType, started);
-      started.then(release, release);
-      return started;
-    };
+    // Concurrent scrapes share one render; with --web.max-render-age a
+    // render is also reused until its snapshot is that old (render-cache.ts).
+    const renders = new RenderCache({
+      maxAgeMs: opts.maxRenderAgeSeconds * 1000,
+      // In steps, so scrapes served from the kept render meanwhile are not held up by the whole render.
+      build: async (contentType) =>
+        renderExposition((await scraper.gatherAsync()).families, layout, contentType, () => new Promise((r) => setImmediate(r))),
+      gzip: gzipExposition,
+      release: releaseExposition,
+    });
+    const render = (accept?: string) => renders.get(negotiateContentType(accept));
     const metrics = async (accept?: string) => {
       const r = await render(accept);
-      return { contentType: r.contentType, body: Buffer.concat(r.body.chunks).toString('utf8') };
+      return { contentType: r.contentType, body: Buffer.concat((await r.body()).chunks).toString('utf8') };
     };
 
     const app = buildApp({ telemetryPath: opts.telemetryPath, render, notReady: () => source.failure() }, webConfig);

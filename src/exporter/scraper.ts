@@ -39,12 +39,35 @@ export class Scraper {
    * (OTLP's exponential histograms) adds the native buckets to the snapshot.
    */
   gather(countDrops = true, nativeBuckets = !countDrops): Gathered {
+    const steps = this.steps(countDrops, nativeBuckets);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * gather(), letting the event loop run between the snapshot and each
+   * collector (so a scrape served from a kept render is not held up for a
+   * whole render).
+   */
+  async gatherAsync(countDrops = true, nativeBuckets = !countDrops): Promise<Gathered> {
+    const steps = this.steps(countDrops, nativeBuckets);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private *steps(countDrops: boolean, nativeBuckets: boolean): Generator<void, Gathered> {
     const started = performance.now();
     const snap = this.source.snapshot({ classicBoundsNs: this.opts.layout.boundsNs, buckets: nativeBuckets });
     const ctx = this.context(snap, countDrops);
     const families: MetricFamily[] = [];
     const runs: CollectorRun[] = [];
     for (const c of this.opts.collectors) {
+      yield;
       const t0 = performance.now();
       let success = true;
       try {

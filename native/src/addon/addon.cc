@@ -11,6 +11,7 @@ Napi::Value ProfileFile(const Napi::CallbackInfo& info);
 void RegisterLive(Napi::Env env, Napi::Object exports);
 void RegisterProfile(Napi::Env env, Napi::Object exports);
 Napi::Value WriteHistogramFamily(const Napi::CallbackInfo& info);
+Napi::Value ReleaseHistogramFamilies(const Napi::CallbackInfo& info);
 Napi::Value RecordDurations(const Napi::CallbackInfo& info);
 }
 
@@ -23,6 +24,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("profileFile", Napi::Function::New(env, kvmlens_addon::ProfileFile));
   exports.Set("recordDurations", Napi::Function::New(env, kvmlens_addon::RecordDurations));
   exports.Set("writeHistogramFamily", Napi::Function::New(env, kvmlens_addon::WriteHistogramFamily));
+  exports.Set("releaseHistogramFamilies", Napi::Function::New(env, kvmlens_addon::ReleaseHistogramFamilies));
   kvmlens_addon::SessionWrap::Register(env, exports);
   kvmlens_addon::RegisterLive(env, exports);
   kvmlens_addon::RegisterProfile(env, exports);

@@ -6,17 +6,14 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import express, { type Request, type Response } from 'express';
-import { acceptsGzip, type Exposition } from '../exposition.ts';
+import { acceptsGzip } from '../exposition.ts';
 import { basicAuth } from './basic-auth.ts';
 import { formatListenAddress, type ListenAddress } from './listen-address.ts';
+import type { RenderedMetrics } from './render-cache.ts';
+
+export type { RenderedMetrics } from './render-cache.ts';
 import type { WebConfig } from './web-config.ts';
 
-export interface RenderedMetrics {
-  contentType: string;
-  body: Exposition;
-  /** The body gzipped (computed once, on first use). */
-  gzip(): Promise<Buffer>;
-}
 
 export interface WebHandlers {
   telemetryPath: string;
@@ -76,7 +73,7 @@ export function buildApp(handlers: WebHandlers, config: WebConfig): express.Expr
       const rendered = await handlers.render(req.headers.accept);
       // Prometheus sends Accept-Encoding: gzip; the text shrinks ~15 times.
       const gzip = acceptsGzip(req.headers['accept-encoding']);
-      const chunks = gzip ? [await rendered.gzip()] : rendered.body.chunks;
+      const chunks = gzip ? [await rendered.gzip()] : (await rendered.body()).chunks;
       res.set('Content-Type', rendered.contentType).set('Vary', 'Accept-Encoding');
       if (gzip) res.set('Content-Encoding', 'gzip');
       res.set('Content-Length', String(chunks.reduce((n, c) => n + c.length, 0)));
