@@ -107,6 +107,11 @@ test('record --host -- COMMAND: perf report puts the workload on top, buildid-li
   assert.is(strip(ours.stdout), strip(perf(['report', '--stdio', '-i', file]).stdout));
   const ourIds = kvmlens(['buildid-list', '-i', file]);
   assert.is(ourIds.stdout, perf(['buildid-list', '-i', file]).stdout);
+  // A round ends after each drain pass (the drain thread wakes at least every
+  // 100 ms), as perf record writes them: one second of samples is many rounds.
+  const dump = spawnSync('perf', ['report', '-D', '-i', file], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const rounds = (dump.stdout.match(/PERF_RECORD_FINISHED_ROUND/g) ?? []).length;
+  assert.ok(rounds > 3, `${rounds} FINISHED_ROUND records in a 1 s recording`);
 });
 
 test('record and perf record of the same workload agree', () => {

@@ -122,13 +122,12 @@ void PerCpuRings::drain_loop(const Layout& layout) {
 
 template <class Layout>
 void PerCpuRings::drain_pass(const Layout& layout) {
-  bool any = false;
-  for (Ring* b : rings_) {
-    size_t before = b->stage.size();
-    drain_ring(*b, layout);
-    any = any || b->stage.size() != before;
-  }
-  if (raw_ && any) raw_->on_pass_end();
+  // A round ends after every pass that read a record, staged or not: a
+  // recorder without an analyzer stages nothing, yet its file needs
+  // FINISHED_ROUND per pass or perf would queue the whole file in memory.
+  const uint64_t bytes_before = bytes_.load(std::memory_order_relaxed);  // written by this thread only
+  for (Ring* b : rings_) drain_ring(*b, layout);
+  if (raw_ && bytes_.load(std::memory_order_relaxed) != bytes_before) raw_->on_pass_end();
   // perf's round rule: deliver what is older than the newest time seen
   // before the previous pass; later records cannot precede it.
   flush_ordered(layout, prev_pass_max_);
