@@ -34,7 +34,13 @@ for f in "$out"/fuzz_*; do
   # Each target grows its own copy of the seeds: libFuzzer adds what it finds
   # to the first corpus directory, and another target's tens of MB of finds
   # would make the next one spend its time re-reading them.
-  rm -rf "$out/corpus-$name" && cp -r "$corpus" "$out/corpus-$name"
+  rm -rf "$out/corpus-$name" && mkdir -p "$out/corpus-$name"
+  if [ "$name" = fuzz_tracing_data ]; then
+    # It parses the tracing section alone: seed it with those sections.
+    node scripts/tracing-seeds.mjs "$out/corpus-$name" "$corpus"/*
+  else
+    cp "$corpus"/* "$out/corpus-$name/"
+  fi
   "$f" -max_total_time="$fuzz_seconds" -artifact_prefix="$out/findings/" -print_final_stats=0 "$out/corpus-$name" 2>&1 | tail -3
 done
 echo "sanitizers and fuzzers: clean"
