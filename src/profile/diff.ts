@@ -3,7 +3,7 @@
 // ordered by the size of the change (entries only in OLD last).
 import { histEntries, sortEntries, symbolText, type HistEntry, type SortKey } from './hist.ts';
 import type { ProfileResult } from './native-profile.ts';
-import { formatPercent } from './report-format.ts';
+import { columnHeader, formatPercent, HEADERS } from './report-format.ts';
 
 export interface DiffEntry extends HistEntry {
   /** Percent of OLD's total; undefined when only in NEW. */
@@ -75,7 +75,6 @@ export function diffProfiles(oldR: ProfileResult, newR: ProfileResult, keys: rea
   return sections;
 }
 
-const HEADERS: Record<string, string> = { comm: 'Command', dso: 'Shared Object', sym: 'Symbol' };
 
 export function formatDiff(sections: DiffSection[], keys: readonly SortKey[]): string {
   let out = '';
@@ -96,7 +95,7 @@ export function formatDiff(sections: DiffSection[], keys: readonly SortKey[]): s
     out += `# Event '${s.name}'\n#\n# Baseline  Delta Abs`;
     let dots = '# ........  .........';
     for (const k of keys) {
-      out += `  ${HEADERS[k].padEnd(w.get(k)!)}`;
+      out += `  ${columnHeader(k, w.get(k)!)}`;
       dots += `  ${'.'.repeat(w.get(k)!)}`;
     }
     out += `\n${dots}\n#\n`;

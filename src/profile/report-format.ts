@@ -22,7 +22,7 @@ export interface EventSection {
   entries: HistEntry[];
 }
 
-const HEADERS: Record<SortKey, string> = { comm: 'Command', dso: 'Shared Object', sym: 'Symbol', pid: 'Pid' };
+export const HEADERS: Record<SortKey, string> = { comm: 'Command', dso: 'Shared Object', sym: 'Symbol', pid: 'Pid' };
 
 function columnText(e: HistEntry, k: SortKey): string {
   if (k === 'comm') return e.comm;
@@ -49,6 +49,15 @@ function widths(entries: HistEntry[], keys: readonly SortKey[]): Map<SortKey, nu
   return w;
 }
 
+/**
+ * A column's header, padded to its width as perf prints it: perf formats
+ * each header into a 1024-byte buffer, so one wider than 1023 characters
+ * (a 7 KB demangled V8 template name, say) is cut there; the dots are not.
+ */
+export function columnHeader(k: SortKey, width: number): string {
+  return HEADERS[k].padEnd(Math.min(width, 1023));
+}
+
 export function formatPercent(v: number): string {
   return `${v.toFixed(2).padStart(7)}%`;
 }
@@ -58,7 +67,7 @@ export function formatTable(section: EventSection, keys: readonly SortKey[], tot
   let out = `# ${'Overhead'}`;
   let dots = '# ........';
   for (const k of keys) {
-    out += `  ${HEADERS[k].padEnd(w.get(k)!)}`;
+    out += `  ${columnHeader(k, w.get(k)!)}`;
     dots += `  ${'.'.repeat(w.get(k)!)}`;
   }
   out += `\n${dots}\n#\n`;

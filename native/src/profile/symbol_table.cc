@@ -15,7 +15,9 @@ void SymbolTable::add(uint64_t start, uint64_t size, const char* name, size_t na
   if (demangle_ && name_len > 2 && name[0] == '_' && name[1] == 'Z') {
     shown = elf::demangle(std::string(name, name_len));
     name = shown.data();
-    name_len = std::min<size_t>(shown.size(), 4096);
+    // Demangled template names run long (V8's reach 7 KB) and perf prints
+    // them whole; 64 KiB still bounds what substitutions in a hostile name expand to.
+    name_len = std::min<size_t>(shown.size(), 65536);
   }
   Symbol s;
   s.start = start;
