@@ -47,7 +47,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const child = spawn(process.execPath, [cli, 'stat', 'live', '-d', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    await new Promise((r) => setTimeout(r, 1200));
+    // Signal once the first table is out (the handlers are in place by then):
+    // a fixed delay races Node's start-up on a loaded machine.
+    const started = Date.now();
+    while (!/Analyze events/.test(out) && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50));
     child.kill(signal);
     const code = await new Promise<number | null>((resolve) => {
       const t = setTimeout(() => {

@@ -37,7 +37,12 @@ function exitOf(child: ChildProcess, ms = 10_000): Promise<number | null> {
 }
 
 /** Runs `kvmlens ARGS` with stdin at EOF while burn runs, then sends `signal` after `ms`. */
-async function runTop(args: string[], signal: NodeJS.Signals, ms: number, stdin: 'ignore' | 'pipe' = 'ignore') {
+/**
+ * Runs top beside a busy loop until `enough(out)` holds (or 30 s pass), then
+ * sends `signal`. Waiting for output, not for a fixed time: Node's start-up
+ * on a loaded machine can take most of any fixed window.
+ */
+async function runTop(args: string[], signal: NodeJS.Signals, enough: (out: string) => boolean, stdin: 'ignore' | 'pipe' = 'ignore') {
   const workload = spawn(burn, ['30'], { stdio: 'ignore' });
   const child = spawn(process.execPath, [cli, ...args.map((a) => (a === '$BURN' ? String(workload.pid) : a))], { stdio: [stdin, 'pipe', 'pipe'] });
   if (stdin === 'pipe') child.stdin!.end(); // EOF right away
@@ -45,7 +50,8 @@ async function runTop(args: string[], signal: NodeJS.Signals, ms: number, stdin:
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
-  await new Promise((r) => setTimeout(r, ms));
+  const started = Date.now();
+  while (!enough(out) && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 100));
   child.kill(signal);
   const code = await exitOf(child);
   workload.kill('SIGKILL');
@@ -55,7 +61,7 @@ async function runTop(args: string[], signal: NodeJS.Signals, ms: number, stdin:
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`top prints the workload's symbol per interval and exits 0 on ${signal} (stdin at EOF)`, async () => {
     if (why) return skip('top');
-    const r = await runTop(['--host', 'top', '-d', '0.5'], signal, 3500, 'pipe');
+    const r = await runTop(['--host', 'top', '-d', '0.5'], signal, (out) => (out.match(/^ {3}PerfTop: /gm) ?? []).length >= 3, 'pipe');
     assert.is(r.code, 0, r.err);
     const tables = r.out.split(/^ {3}PerfTop: /m).slice(1);
     assert.ok(tables.length >= 2, `one table per interval: ${tables.length}\n${r.out}`);
@@ -72,7 +78,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 
 test('top -p PID --json: one object per interval, only that process', async () => {
   if (why) return skip('top --json');
-  const r = await runTop(['--host', 'top', '-p', '$BURN', '-d', '0.5', '--json', '-E', '0'], 'SIGTERM', 3000);
+  const r = await runTop(['--host', 'top', '-p', '$BURN', '-d', '0.5', '--json', '-E', '0'], 'SIGTERM',
+    (out) => out.split('\n').filter((l) => /"samples":[1-9]/.test(l)).length >= 2);
   assert.is(r.code, 0, r.err);
   const lines = r.out.trim().split('\n').filter(Boolean);
   assert.ok(lines.length >= 2, r.out);
