@@ -102,6 +102,30 @@ export function spawnGated(command: string[]): { child: ChildProcess; release: (
   };
 }
 
+/**
+ * What `record` and `top` sample: everything (system-wide), the threads of
+ * `-p` PIDs, or COMMAND, started but held before exec until the events are
+ * open (`gated.release()`), so it is counted from its first instruction.
+ */
+export async function profileTargets(command: string[], pids: number[] | undefined, systemWide: boolean) {
+  let gated: ReturnType<typeof spawnGated> | undefined;
+  let tids: number[] = [];
+  let synthPids: number[] = [];
+  if (!systemWide && pids) {
+    synthPids = pids;
+    tids = pids.flatMap(threadsOf);
+  } else if (!systemWide) {
+    gated = spawnGated(command);
+    if (gated.child.pid === undefined) {
+      await exited(gated.child);
+      throw new KvmlensError(`cannot run ${command[0]}`, 'ESETUP');
+    }
+    tids = [gated.child.pid];
+    synthPids = [gated.child.pid];
+  }
+  return { gated, tids, synthPids };
+}
+
 function exited(child: ChildProcess): Promise<number> {
   return new Promise<number>((resolve) => {
     if (child.exitCode !== null) return resolve(child.exitCode);
@@ -122,21 +146,7 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
   const verbose = opts.verbose === true || g.verbose === true;
   const systemWide = opts.allCpus === true || (command.length === 0 && !opts.pid);
 
-  let gated: ReturnType<typeof spawnGated> | undefined;
-  let tids: number[] = [];
-  let synthPids: number[] = [];
-  if (!systemWide && opts.pid) {
-    synthPids = opts.pid;
-    tids = opts.pid.flatMap(threadsOf);
-  } else if (!systemWide) {
-    gated = spawnGated(command);
-    if (gated.child.pid === undefined) {
-      await exited(gated.child);
-      throw new KvmlensError(`cannot run ${command[0]}`, 'ESETUP');
-    }
-    tids = [gated.child.pid];
-    synthPids = [gated.child.pid];
-  }
+  const { gated, tids, synthPids } = await profileTargets(command, opts.pid, systemWide);
 
   let recorder: ProfileRecorder;
   try {

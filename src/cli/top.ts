@@ -15,7 +15,7 @@ import type { GlobalOptions } from './global-options.ts';
 import { addGuestOptions, guestOptions, hostGuest, type GuestOptions } from './guest-options.ts';
 import { warn } from './output.ts';
 import { parsePidList } from './parse.ts';
-import { alive, spawnGated, threadsOf } from './record.ts';
+import { alive, profileTargets } from './record.ts';
 
 interface TopOptions extends GuestOptions {
   delay: number;
@@ -139,18 +139,7 @@ async function runTop(command: string[], opts: TopOptions, g: GlobalOptions): Pr
   const keys = opts.sort;
   const freq = opts.count === undefined ? (opts.freq ?? 4000) : undefined;
 
-  let gated: ReturnType<typeof spawnGated> | undefined;
-  let tids: number[] = [];
-  let synthPids: number[] = [];
-  if (!systemWide && opts.pid) {
-    synthPids = opts.pid;
-    tids = opts.pid.flatMap(threadsOf);
-  } else if (!systemWide) {
-    gated = spawnGated(command);
-    if (gated.child.pid === undefined) throw new KvmlensError(`cannot run ${command[0]}`, 'ESETUP');
-    tids = [gated.child.pid];
-    synthPids = [gated.child.pid];
-  }
+  const { gated, tids, synthPids } = await profileTargets(command, opts.pid, systemWide);
 
   let live: LiveProfile;
   try {
