@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "perf/byte_cursor.h"
+#include "perf/page_populator.h"
 #include "perf/perf_abi.h"
 #include "perf/perf_header.h"
 
@@ -150,6 +151,12 @@ class Reader : public PerfDataReader {
     next_progress_ = data_begin_ + (16u << 20);
     uint64_t pos = data_begin_;
     populated_ = 0;
+    // A large mapping gets its pages mapped by a thread of its own.
+    populator_.reset();
+    if (mapping_ && mapping_size_ >= kOwnPopulatorFrom) {
+      populator_ = std::make_unique<PagePopulator>(data_, mapping_size_, kPopulateAhead);
+      if (!populator_->started()) populator_.reset();
+    }
     populate_ahead(pos);
     next_check_ = std::min(next_progress_, next_populate_);
     try {
@@ -225,6 +232,7 @@ class Reader : public PerfDataReader {
     }
     close_run();
     flush(kNoTime);
+    populator_.reset();
     stats_.bytes = data_end_ - data_begin_;
     progress(stats_.bytes, stats_.bytes);
     return stats_;
@@ -237,6 +245,11 @@ class Reader : public PerfDataReader {
   void populate_ahead(uint64_t pos) {
     constexpr uint64_t kStep = 16u << 20;
     next_populate_ = ~0ULL;
+    if (populator_) {
+      populator_->advance(pos);
+      next_populate_ = pos + (4u << 20);
+      return;
+    }
     if (!mapping_ || populate_failed_) return;
     if (populated_ < pos) populated_ = pos & ~uint64_t{4095};
     const uint64_t to = std::min<uint64_t>(mapping_size_, populated_ + kStep);
@@ -721,6 +734,8 @@ class Reader : public PerfDataReader {
   mutable uint64_t last_id_ = ~0ULL;
   mutable int last_attr_ = -1;
 
+  static constexpr uint64_t kOwnPopulatorFrom = 64u << 20, kPopulateAhead = 32u << 20;
+  std::unique_ptr<PagePopulator> populator_;  // during run(), for large mappings
   uint64_t populated_ = 0, next_populate_ = ~0ULL;
   uint64_t next_progress_ = 0, next_check_ = 0;
   bool populate_failed_ = false;
