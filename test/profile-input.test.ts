@@ -156,6 +156,56 @@ test('a damaged data section: the report of what came before, a warning with the
   assert.match(k.stderr, new RegExp(`${f}: offset \\d+: truncated record`));
 });
 
+test('Total Lost Samples counts LOST_SAMPLES records only, as perf report does (LOST records are not in it)', () => {
+  const w = new ProfileDataWriter();
+  w.comm(9, 9, 'busy');
+  for (let i = 0; i < 10; i++) w.sample({ ip: 0x1000n, pid: 9, cpumode: MISC_USER });
+  w.lost(7n);
+  w.lostSamples(5n);
+  w.lostSamples(3n);
+  const f = join(dir, 'lost.data');
+  w.write(f);
+  const k = kvmlens(['--host', 'report', '-i', f]);
+  assert.is(k.status, 0, k.stderr);
+  assert.match(k.stdout, /^# Total Lost Samples: 8$/m);
+  assert.match(k.stderr, new RegExp(`${f}: 7 events were lost while recording \\(ring buffer overflow\\)`));
+  assert.match(k.stderr, new RegExp(`${f}: 8 samples were lost while recording \\(44\\.44%\\)`));
+  const j = kvmlens(['--host', 'report', '-i', f, '--json']);
+  const json = JSON.parse(j.stdout);
+  assert.is(json.lostSamples, 8);
+  assert.is(json.lost, 15);
+  if (havePerf()) {
+    const p = perf(['report', '--stdio', '-i', f]);
+    assert.is(p.status, 0, p.stderr);
+    assert.match(p.stdout, /^# Total Lost Samples: 8$/m);
+  } else console.log('skip: perf not installed (the perf side of the lost-samples check)');
+});
+
+test('--sort sym: unresolved samples at the same address in two DSOs are one entry, as perf compares them by address alone', () => {
+  const w = new ProfileDataWriter();
+  w.comm(9, 9, 'busy');
+  w.mmap(9, 0x7f0000000000n, 0x10000n, 0n, '/nonexistent/liba.so');
+  w.mmap(9, 0x7f1000000000n, 0x10000n, 0n, '/nonexistent/libb.so');
+  for (let i = 0; i < 6; i++) w.sample({ ip: 0x7f0000000000n + 0x8128n, pid: 9, cpumode: MISC_USER });
+  for (let i = 0; i < 3; i++) w.sample({ ip: 0x7f1000000000n + 0x8128n, pid: 9, cpumode: MISC_USER });
+  w.sample({ ip: 0x7f1000000000n + 0x100n, pid: 9, cpumode: MISC_USER });
+  const f = join(dir, 'same-address.data');
+  w.write(f);
+  const k = kvmlens(['--host', 'report', '-i', f, '--sort', 'sym']);
+  assert.is(k.status, 0, k.stderr);
+  assert.equal(rows(k.stdout).map((l) => l.trim().replace(/\s+/g, ' ')), ['90.00% [.] 0x0000000000008128', '10.00% [.] 0x0000000000000100']);
+  const kd = kvmlens(['--host', 'report', '-i', f, '--sort', 'dso,sym']);
+  assert.is(rows(kd.stdout).length, 3, 'with the dso key they stay apart');
+  if (havePerf()) {
+    for (const sort of ['sym', 'dso,sym']) {
+      const p = perf(['report', '--stdio', '-i', f, '--sort', sort]);
+      assert.is(p.status, 0, p.stderr);
+      const again = kvmlens(['--host', 'report', '-i', f, '--sort', sort]);
+      assert.equal(rows(again.stdout), rows(withoutTip(p.stdout)), `--sort ${sort}`);
+    }
+  } else console.log('skip: perf not installed (the perf side of the same-address check)');
+});
+
 test('a missing or foreign input file is one clear error', () => {
   const missing = join(dir, 'nope.data');
   const k = kvmlens(['report', '-i', missing]);

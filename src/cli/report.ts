@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { histEntries, parseSortKeys, symbolText, type SortKey } from '../profile/hist.ts';
 import { loadProfile, reportDataError, symbolSources, warnFiltered } from '../profile/load.ts';
+import type { ProfileResult } from '../profile/native-profile.ts';
 import { formatReport, type EventSection } from '../profile/report-format.ts';
 import { defaultInputFile, type GlobalOptions } from './global-options.ts';
 import { warn } from './output.ts';
@@ -69,11 +70,13 @@ async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number>
   });
   warnFiltered(input, result, sources);
   if (sections.length === 0) warn(`${input}: the recording has no samples`);
+  warnLost(input, result);
   if (opts.json) {
     const json = {
       input,
       sortKeys: keys,
       lost: result.lost,
+      lostSamples: result.lostSamples,
       events: sections.map((s) => ({
         name: s.name,
         samples: s.samples,
@@ -94,7 +97,17 @@ async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number>
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    process.stdout.write(formatReport(sections, keys, result.lost));
+    process.stdout.write(formatReport(sections, keys, result.lostSamples));
   }
   return reportDataError(input, result) ? 1 : 0;
+}
+
+/** perf report's two warnings about losses while recording, as one line each. */
+function warnLost(input: string, result: ProfileResult) {
+  const lostEvents = result.lost - result.lostSamples; // LOST records: the ring buffer overflowed
+  if (lostEvents > 0) warn(`${input}: ${lostEvents} events were lost while recording (ring buffer overflow): record with a larger -m or a lower -F`);
+  if (result.lostSamples > 0) {
+    const samples = result.events.reduce((n, e) => n + e.samples + e.filteredSamples, 0) + result.lostSamples;
+    warn(`${input}: ${result.lostSamples} samples were lost while recording (${((100 * result.lostSamples) / samples).toFixed(2)}%)`);
+  }
 }

@@ -52,9 +52,13 @@ export function histEntries(
     // Identity: a resolved symbol is (dso, start); an unresolved one its address.
     // perf diff keeps one entry for all unresolved addresses of a DSO.
     const symId = sym !== undefined ? `s${r.symStart[i]}:${sym}` : opts.mergeUnresolved ? 'a' : `a${r.addr[i]}`;
+    // perf's sort__sym_cmp: two unresolved entries compare by address alone,
+    // so without the dso key equal addresses in different DSOs are one entry;
+    // resolved symbols compare their DSO first.
+    const dsoInKey = useDso || (useSym && (sym !== undefined || opts.mergeUnresolved));
     const key = [
       useComm ? comm : '',
-      useDso || useSym ? (dso ?? '\u0000') : '',
+      dsoInKey ? (dso ?? '\u0000') : '',
       useSym ? symId : '',
     ].join('\u0001');
     const e = merged.get(key);

@@ -69,7 +69,10 @@ export interface ProfileResult {
   strings: string[];
   rows: ProfileRows;
   events: ProfileEvent[];
+  /** Lost events: LOST and LOST_SAMPLES records. */
   lost: number;
+  /** LOST_SAMPLES records only: what perf report prints as "Total Lost Samples". */
+  lostSamples: number;
   warnings: string[];
   notes: string[];
   buildIds: BuildIdInfo[];

@@ -85,10 +85,11 @@ export function formatTable(section: EventSection, keys: readonly SortKey[], tot
 }
 
 /** The whole `perf report --stdio` output (without perf's random tip). */
-export function formatReport(sections: EventSection[], keys: readonly SortKey[], lost: number): string {
+/** `lostSamples`: LOST_SAMPLES records' counts only, as perf's "Total Lost Samples" (LOST records are not in it). */
+export function formatReport(sections: EventSection[], keys: readonly SortKey[], lostSamples: number): string {
   let out = '# To display the perf.data header info, please use --header/--header-only options.\n#\n';
   if (sections.length === 0) return out; // perf stops here: "the data has no samples"
-  out += `#\n# Total Lost Samples: ${lost}\n#\n`;
+  out += `#\n# Total Lost Samples: ${lostSamples}\n#\n`;
   sections.forEach((s, i) => {
     if (i > 0) out += '\n\n';
     out += `# Samples: ${sampleCount(s.samples)} of event '${s.name}'\n`;

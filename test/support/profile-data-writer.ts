@@ -125,6 +125,30 @@ export class ProfileDataWriter {
     return this;
   }
 
+  /** PERF_RECORD_LOST (the ring buffer dropped `n` records), with the sample_id_all trailer. */
+  lost(n: bigint): this {
+    const b = Buffer.alloc(16);
+    b.writeBigUInt64LE(ID, 0);
+    b.writeBigUInt64LE(n, 8);
+    return this.withTrailer(2, b);
+  }
+
+  /** PERF_RECORD_LOST_SAMPLES (the kernel could not write `n` samples), as perf record saves it. */
+  lostSamples(n: bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(n, 0);
+    return this.withTrailer(13, b);
+  }
+
+  private withTrailer(type: number, body: Buffer): this {
+    const trailer = this.trailer(-1, -1, this.nextTime(), 0);
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE(type, 0);
+    h.writeUInt16LE(8 + body.length + trailer.length, 6);
+    this.records.push(Buffer.concat([h, body, trailer]));
+    return this;
+  }
+
   finishedRound(): this {
     const rec = Buffer.alloc(8);
     rec.writeUInt32LE(68, 0);

@@ -68,6 +68,7 @@ Napi::Object profile_snapshot_to_js(Napi::Env env, const kvmlens::profile::Profi
   }
   out.Set("events", events);
   out.Set("lost", static_cast<double>(lost));
+  out.Set("lostSamples", static_cast<double>(snap.lost_samples));
   out.Set("warnings", string_array(env, snap.warnings));
   out.Set("notes", string_array(env, snap.notes));
   return out;

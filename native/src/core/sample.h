@@ -54,6 +54,10 @@ class RecordSink {
   virtual void on_sample(const Sample& sample) = 0;
   // PERF_RECORD_LOST / LOST_SAMPLES: `lost` records dropped by the kernel.
   virtual void on_lost(uint64_t lost, uint32_t cpu) { (void)lost; (void)cpu; }
+  // PERF_RECORD_LOST_SAMPLES alone (the kernel's count of samples it could
+  // not write, which perf record saves at the end): perf report's "Total Lost
+  // Samples" counts only these. Counted as on_lost unless a sink tells them apart.
+  virtual void on_lost_samples(uint64_t lost, uint32_t cpu) { on_lost(lost, cpu); }
   // Every other kernel record type below PERF_RECORD_USER_TYPE_START.
   virtual void on_side_band(const SideBandRecord& record) { (void)record; }
 };

@@ -599,7 +599,7 @@ class Reader : public PerfDataReader {
     } else if (type == abi::kRecordLostSamples && rsize >= 16) {
       uint64_t lost = load<uint64_t>(rec + 8);
       stats_.lost += lost;
-      sink_->on_lost(lost, trailer_cpu(rec, rsize));
+      sink_->on_lost_samples(lost, trailer_cpu(rec, rsize));
     } else if (type < abi::kUserTypeStart && type != abi::kRecordLost && type != abi::kRecordLostSamples) {
       SideBandRecord r;
       r.type = type;

@@ -329,6 +329,7 @@ ProfileSnapshot ProfileAggregator::snapshot() {
   });
   snap.events = totals_;
   snap.lost = lost_;
+  snap.lost_samples = lost_samples_;
   snap.warnings = sym_.take_warnings();
   snap.notes = sym_.take_notes();
   return snap;
@@ -337,7 +338,7 @@ ProfileSnapshot ProfileAggregator::snapshot() {
 void ProfileAggregator::reset_counts() {
   counts_ = FlatMap<Key, Counts, KeyHash>(4096);
   for (ProfileEventTotals& t : totals_) t = ProfileEventTotals{};
-  lost_ = 0;
+  lost_ = lost_samples_ = 0;
 }
 
 std::vector<DsoId> ProfileAggregator::hit_dsos() const {

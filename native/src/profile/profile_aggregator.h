@@ -48,7 +48,8 @@ struct ProfileSnapshot {
   std::vector<std::string> strings;
   std::vector<ProfileRow> rows;         // unsorted
   std::vector<ProfileEventTotals> events;
-  uint64_t lost = 0;
+  uint64_t lost = 0;          // LOST and LOST_SAMPLES records (perf top's count)
+  uint64_t lost_samples = 0;  // LOST_SAMPLES records only (perf report's "Total Lost Samples")
   std::vector<std::string> warnings;    // from the symbolizer, each once
   std::vector<std::string> notes;       // lesser ones, printed with -v
 };
@@ -61,6 +62,10 @@ class ProfileAggregator : public RecordSink {
 
   void on_sample(const Sample& s) override;
   void on_lost(uint64_t lost, uint32_t cpu) override { lost_ += lost; }
+  void on_lost_samples(uint64_t lost, uint32_t cpu) override {
+    lost_ += lost;
+    lost_samples_ += lost;
+  }
   void on_side_band(const SideBandRecord& r) override;
 
   // Resolves and merges the counts so far (does not clear them).
@@ -132,7 +137,7 @@ class ProfileAggregator : public RecordSink {
   std::unordered_map<int32_t, MapSet> kernel_maps_;          // machine -> kernel-space maps
   FlatMap<Key, Counts, KeyHash> counts_{4096};
   std::vector<ProfileEventTotals> totals_;
-  uint64_t lost_ = 0;
+  uint64_t lost_ = 0, lost_samples_ = 0;
   uint64_t seq_ = 0;
 };
 
