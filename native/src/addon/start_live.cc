@@ -5,6 +5,7 @@
 #include "addon/js_errors.h"
 #include "addon/options.h"
 #include "addon/session_wrap.h"
+#include "addon/stop_worker.h"
 #include "live/mmap_pages.h"
 #include "pipeline/session_runner.h"
 
@@ -44,41 +45,15 @@ class RecorderWrap : public Napi::ObjectWrap<RecorderWrap> {
   std::unique_ptr<kvmlens::Recording> recording;
 
  private:
-  // Stopping joins the drain thread and writes the file: off the JS thread.
-  class StopWorker : public Napi::AsyncWorker {
-   public:
-    StopWorker(Napi::Env env, kvmlens::Recording* r)
-        : Napi::AsyncWorker(env), r_(r), deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
-    void Execute() override {
-      try {
-        result_ = r_->stop();
-      } catch (const std::exception& e) {
-        SetError(e.what());
-      }
-    }
-    void OnOK() override {
-      Napi::Object o = Napi::Object::New(Env());
-      o.Set("samples", static_cast<double>(result_.samples));
-      o.Set("lost", static_cast<double>(result_.lost));
-      o.Set("bytes", static_cast<double>(result_.bytes));
-      deferred_.Resolve(o);
-    }
-    void OnError(const Napi::Error& e) override {
-      deferred_.Reject(make_error(Env(), e.Message(), "ESETUP").Value());
-    }
-
-   private:
-    kvmlens::Recording* r_;
-    Napi::Promise::Deferred deferred_;
-    kvmlens::Recording::Result result_{0, 0, 0};
-  };
-
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    auto* w = new StopWorker(info.Env(), recording.get());
-    Napi::Promise p = w->promise();
-    w->Queue();
-    return p;
+    return StopWorker<kvmlens::Recording>::queue(
+        info.Env(), recording.get(), [](Napi::Env env, const kvmlens::Recording::Result& r) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("samples", static_cast<double>(r.samples));
+          o.Set("lost", static_cast<double>(r.lost));
+          o.Set("bytes", static_cast<double>(r.bytes));
+          return o;
+        });
   }
   Napi::Value Running(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), recording && recording->running());

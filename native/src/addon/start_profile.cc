@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "addon/js_errors.h"
+#include "addon/stop_worker.h"
 #include "addon/profile_js.h"
 #include "live/mmap_pages.h"
 #include "live/profile_live.h"
@@ -48,51 +49,26 @@ class ProfileRecorderWrap : public Napi::ObjectWrap<ProfileRecorderWrap> {
   std::unique_ptr<kvmlens::ProfileRecording> recording;
 
  private:
-  class StopWorker : public Napi::AsyncWorker {
-   public:
-    StopWorker(Napi::Env env, kvmlens::ProfileRecording* r)
-        : Napi::AsyncWorker(env), r_(r), deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
-    void Execute() override {
-      try {
-        result_ = r_->stop();
-      } catch (const std::exception& e) {
-        SetError(e.what());
-      }
+  static Napi::Value stop_result_to_js(Napi::Env env, const kvmlens::ProfileRecording::Result& r) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("samples", static_cast<double>(r.samples));
+    o.Set("lost", static_cast<double>(r.lost));
+    o.Set("bytes", static_cast<double>(r.bytes));
+    Napi::Array ids = Napi::Array::New(env, r.build_ids.size());
+    for (size_t i = 0; i < r.build_ids.size(); i++) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("buildId", r.build_ids[i].first);
+      e.Set("name", r.build_ids[i].second);
+      ids.Set(static_cast<uint32_t>(i), e);
     }
-    void OnOK() override {
-      Napi::Env env = Env();
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("samples", static_cast<double>(result_.samples));
-      o.Set("lost", static_cast<double>(result_.lost));
-      o.Set("bytes", static_cast<double>(result_.bytes));
-      Napi::Array ids = Napi::Array::New(env, result_.build_ids.size());
-      for (size_t i = 0; i < result_.build_ids.size(); i++) {
-        Napi::Object e = Napi::Object::New(env);
-        e.Set("buildId", result_.build_ids[i].first);
-        e.Set("name", result_.build_ids[i].second);
-        ids.Set(static_cast<uint32_t>(i), e);
-      }
-      o.Set("buildIds", ids);
-      o.Set("warnings", string_array(env, result_.warnings));
-      o.Set("cacheProblems", string_array(env, result_.cache_problems));
-      deferred_.Resolve(o);
-    }
-    void OnError(const Napi::Error& e) override {
-      deferred_.Reject(make_error(Env(), e.Message(), "ESETUP").Value());
-    }
-
-   private:
-    kvmlens::ProfileRecording* r_;
-    Napi::Promise::Deferred deferred_;
-    kvmlens::ProfileRecording::Result result_;
-  };
+    o.Set("buildIds", ids);
+    o.Set("warnings", string_array(env, r.warnings));
+    o.Set("cacheProblems", string_array(env, r.cache_problems));
+    return o;
+  }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    auto* w = new StopWorker(info.Env(), recording.get());
-    Napi::Promise p = w->promise();
-    w->Queue();
-    return p;
+    return StopWorker<kvmlens::ProfileRecording>::queue(info.Env(), recording.get(), stop_result_to_js);
   }
   Napi::Value Running(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), recording && recording->running());
@@ -124,19 +100,6 @@ class ProfileLiveWrap : public Napi::ObjectWrap<ProfileLiveWrap> {
   uint64_t lost_seen = 0;
 
  private:
-  class StopWorker : public Napi::AsyncWorker {
-   public:
-    StopWorker(Napi::Env env, kvmlens::ProfileLive* l)
-        : Napi::AsyncWorker(env), l_(l), deferred_(Napi::Promise::Deferred::New(env)) {}
-    Napi::Promise promise() { return deferred_.Promise(); }
-    void Execute() override { l_->stop(); }
-    void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-
-   private:
-    kvmlens::ProfileLive* l_;
-    Napi::Promise::Deferred deferred_;
-  };
-
   // snapshot(reset): the interval's rows; lost counts events since the last call.
   Napi::Value Snapshot(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -155,10 +118,8 @@ class ProfileLiveWrap : public Napi::ObjectWrap<ProfileLiveWrap> {
     }
   }
   Napi::Value Stop(const Napi::CallbackInfo& info) {
-    auto* w = new StopWorker(info.Env(), live.get());
-    Napi::Promise p = w->promise();
-    w->Queue();
-    return p;
+    using Worker = StopWorker<kvmlens::ProfileLive>;
+    return Worker::queue(info.Env(), live.get(), [](Napi::Env env, const Worker::Result&) { return env.Undefined(); });
   }
   Napi::Value Running(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), live->running()); }
   Napi::Value EventName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), live->event_name()); }
