@@ -15,6 +15,7 @@ import { defaultInputFile, type GlobalOptions } from './global-options.ts';
 import { addGuestOptions, guestOptions, hostGuest, type GuestOptions } from './guest-options.ts';
 import { warn } from './output.ts';
 import { parsePidList } from './parse.ts';
+import { exitStatus, runUntilStopped } from './run-until-stopped.ts';
 
 interface RecordCliOptions extends GuestOptions {
   output?: string;
@@ -117,24 +118,13 @@ export async function profileTargets(command: string[], pids: number[] | undefin
   } else if (!systemWide) {
     gated = spawnGated(command);
     if (gated.child.pid === undefined) {
-      await exited(gated.child);
+      await exitStatus(gated.child, command[0]);
       throw new KvmlensError(`cannot run ${command[0]}`, 'ESETUP');
     }
     tids = [gated.child.pid];
     synthPids = [gated.child.pid];
   }
   return { gated, tids, synthPids };
-}
-
-function exited(child: ChildProcess): Promise<number> {
-  return new Promise<number>((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.on('error', (err) => {
-      process.stderr.write(`kvmlens: cannot run the command: ${err.message}\n`);
-      resolve(127);
-    });
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
 }
 
 async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOptions): Promise<number> {
@@ -172,40 +162,13 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
   // perf falls back to cpu-clock silently; the summary names the event.
   for (const w of recorder.setupWarnings) if (verbose || !/falling back/.test(w)) warn(w);
 
-  let childStatus = 0;
-  let stopRequested: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
-  let child: ChildProcess | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    // A command is asked to end and its exit stops the recording (Ctrl-C
-    // reaches it through the terminal anyway); otherwise stop now.
-    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
-    else stopRequested();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    if (gated) {
-      child = gated.child;
-      gated.release();
-      childStatus = await exited(child);
-    } else if (command.length > 0) {
-      child = spawn(command[0], command.slice(1), { stdio: 'inherit' });
-      childStatus = await exited(child);
-    } else {
-      process.stderr.write('kvmlens: recording; press Ctrl-C to stop\n');
-      // Signal handlers alone do not keep Node's event loop alive; with -p
-      // the recording also ends when every target has exited, as perf's.
-      const keepAlive = setInterval(() => {
-        if (!systemWide && opts.pid && !opts.pid.some(alive)) stopRequested();
-      }, 200);
-      await stopped;
-      clearInterval(keepAlive);
-    }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const childStatus = await runUntilStopped({
+    child: gated?.child,
+    command,
+    // With -p the recording also ends when every target has exited, as perf's.
+    done: () => !systemWide && opts.pid !== undefined && !opts.pid.some(alive),
+    release: gated?.release,
+  });
   const result = await recorder.stop();
   const mb = (result.bytes / 1048576).toFixed(3);
   process.stderr.write(`[ kvmlens record: Captured and wrote ${mb} MB ${output} (${result.samples} samples of ${recorder.eventName}) ]\n`);

@@ -1,11 +1,11 @@
 // `kvmlens stat record`: perf kvm stat record. Records the kvm tracepoints
 // into a perf.data file (readable by perf) until COMMAND exits, or until
 // SIGINT / SIGTERM when there is no command.
-import { spawn } from 'node:child_process';
 import { Command } from 'commander';
 import { startRecord } from '../core/native.ts';
 import { defaultInputFile, type GlobalOptions } from './global-options.ts';
 import { parsePidList } from './parse.ts';
+import { runUntilStopped } from './run-until-stopped.ts';
 
 interface RecordCliOptions {
   output?: string;
@@ -31,34 +31,7 @@ export function statRecordCommand(globals: () => GlobalOptions): Command {
 async function runStatRecord(command: string[], opts: RecordCliOptions, g: GlobalOptions): Promise<number> {
   const output = opts.output ?? g.output ?? defaultInputFile(g);
   const recorder = startRecord({ output, pids: opts.pid, mmapPages: opts.mmapPages, cmdline: process.argv.slice(1) });
-  let childStatus = 0;
-  let stopRequested: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => { stopRequested = resolve; });
-  const onSignal = () => stopRequested();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    if (command.length > 0) {
-      const child = spawn(command[0], command.slice(1), { stdio: 'inherit' });
-      childStatus = await new Promise<number>((resolve) => {
-        child.on('error', (err) => {
-          process.stderr.write(`kvmlens: cannot run ${command[0]}: ${err.message}\n`);
-          resolve(127);
-        });
-        child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-      });
-    } else {
-      process.stderr.write('kvmlens: recording; press Ctrl-C to stop\n');
-      // Signal handlers and the native drain thread do not keep Node's event
-      // loop alive: without a timer Node would exit here at once.
-      const keepAlive = setInterval(() => {}, 1 << 30);
-      await stopped;
-      clearInterval(keepAlive);
-    }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const childStatus = await runUntilStopped({ command });
   const result = await recorder.stop();
   const mb = (result.bytes / 1048576).toFixed(3);
   process.stderr.write(`[ kvmlens record: Captured and wrote ${mb} MB ${output} (${result.samples} samples) ]\n`);
