@@ -114,6 +114,23 @@ test('stat record without a command records until SIGTERM', async () => {
   assert.ok(existsSync(file));
 });
 
+test('stat record -- COMMAND: a SIGTERM to kvmlens reaches the command, whose exit ends the recording', async () => {
+  if (!canTrace) return console.log('skip: needs root and kvm tracepoints in tracefs');
+  const dir = mkdtempSync(join(tmpdir(), 'kvmlens-rec-'));
+  const file = join(dir, 'command-signal.data');
+  const child = spawn(process.execPath, [cli, 'stat', 'record', '-a', '-o', file, '--', 'sleep', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const started = Date.now();
+  const timer = setTimeout(() => child.kill('SIGTERM'), 1500);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearTimeout(timer);
+  assert.ok(Date.now() - started < 30_000, 'the recording ended when sleep did, not after its 60 s');
+  assert.is(code, 0, err);
+  assert.match(err, /Captured and wrote/);
+  assert.ok(existsSync(file));
+});
+
 test('bad -m values are one-line errors', () => {
   const r = run(['stat', 'live', '-m', '3', '--replay', sample]);
   if (!canTrace) return;
