@@ -89,6 +89,30 @@ test('stat record writes a perf.data that perf and kvmlens both read', () => {
   }
 });
 
+test('stat record -o - writes perf pipe mode to stdout, which perf kvm stat report, perf script and kvmlens read', () => {
+  if (!canTrace) return console.log('skip: needs root and kvm tracepoints in tracefs');
+  const rec = spawnSync(process.execPath, [cli, 'stat', 'record', '-a', '-o', '-', '--', 'sh', '-c', 'echo hello; sleep 0.3'], {
+    encoding: 'buffer', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000,
+  });
+  const err = rec.stderr.toString();
+  assert.is(rec.status, 0, err);
+  assert.match(err, /^hello$/m, "the command's stdout went to stderr");
+  const data = rec.stdout;
+  assert.is(data.subarray(0, 8).toString('latin1'), 'PERFILE2');
+  assert.is(data.readBigUInt64LE(8), 16n, 'the pipe-mode header');
+  const ours = spawnSync(process.execPath, [cli, 'stat', 'report', '-i', '-'], { input: data, encoding: 'utf8' });
+  assert.is(ours.status, 0, ours.stderr);
+  assert.match(ours.stdout, /Total Samples:0/);
+  if (!havePerf) return console.log('skip: perf not installed (the perf side of the pipe check)');
+  const header = spawnSync('perf', ['report', '--header-only', '-i', '-'], { input: data, encoding: 'utf8' });
+  assert.is(header.status, 0, header.stderr);
+  assert.match(header.stdout, /# event : name = kvm:kvm_exit/);
+  assert.match(header.stdout, /# cmdline : .*stat record -a -o -/);
+  const script = spawnSync('perf', ['script', '-i', '-'], { input: data, encoding: 'utf8' });
+  assert.is(script.status, 0, script.stderr);
+  assert.is(script.stderr.trim(), '', `perf script warned (the tracing data): ${script.stderr}`);
+});
+
 test('the default record file name follows perf kvm (perf.data.guest)', () => {
   if (!canTrace) return console.log('skip: needs root and kvm tracepoints in tracefs');
   const dir = mkdtempSync(join(tmpdir(), 'kvmlens-rec-'));

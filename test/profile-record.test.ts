@@ -114,6 +114,32 @@ test('record --host -- COMMAND: perf report puts the workload on top, buildid-li
   assert.ok(rounds > 3, `${rounds} FINISHED_ROUND records in a 1 s recording`);
 });
 
+test("record -o - writes perf pipe mode to stdout (the command's output goes to stderr): perf report, buildid-list and kvmlens read it", () => {
+  if (why) return skip('record to a pipe');
+  const piped = join(dir, 'piped.data');
+  const rec = spawnSync('sh', ['-c', `'${process.execPath}' '${cli}' --host record -o - -- sh -c 'echo hello; exec "$0" 1' '${burn}' > '${piped}'`], {
+    cwd: dir, env: { ...process.env, HOME: home }, encoding: 'utf8', timeout: 60_000,
+  });
+  assert.is(rec.status, 0, rec.stderr);
+  assert.match(rec.stderr, /^hello$/m, "the command's stdout went to stderr");
+  assert.match(rec.stderr, /Captured and wrote [\d.]+ MB to standard output/);
+  const data = readFileSync(piped);
+  assert.is(data.subarray(0, 8).toString('latin1'), 'PERFILE2');
+  assert.is(data.readBigUInt64LE(8), 16n, 'the pipe-mode header');
+  const fromStdin = (cmd: string, args: string[]) => spawnSync(cmd, args, { input: data, cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 60_000 });
+  const report = fromStdin('perf', ['report', '--stdio', '-i', '-']);
+  assert.is(report.status, 0, report.stderr);
+  assert.is(report.stderr.trim(), '', `perf report warned: ${report.stderr}`);
+  const rows = reportRows(report.stdout);
+  assert.equal([rows[0].command, rows[0].dso, rows[0].symbol], ['burn', 'burn', 'kvmlens_burn_loop']);
+  const ids = fromStdin('perf', ['buildid-list', '-i', '-']);
+  assert.is(ids.status, 0, ids.stderr);
+  assert.is(buildIds(ids.stdout).get(burn), elfBuildId(burn), 'HEADER_BUILD_ID records at the end of the stream');
+  const ours = spawnSync(process.execPath, [cli, '--host', 'report', '-i', '-'], { input: data, cwd: dir, encoding: 'utf8', env: { ...process.env, HOME: home } });
+  assert.is(ours.status, 0, ours.stderr);
+  assert.equal(reportRows(ours.stdout), rows);
+});
+
 test('record and perf record of the same workload agree', () => {
   if (why) return skip('compare with perf record');
   const ours = join(dir, 'ours.data');

@@ -89,9 +89,9 @@ export function alive(pid: number): boolean {
  * fd 3, then execs the command. Events opened on its pid with
  * enable_on_exec start counting at that exec, as perf record's workload.
  */
-export function spawnGated(command: string[]): { child: ChildProcess; release: () => void } {
+export function spawnGated(command: string[], stdoutToStderr = false): { child: ChildProcess; release: () => void } {
   const child = spawn('/bin/sh', ['-c', 'read _ <&3; exec 3<&-; exec "$@"', 'sh', ...command], {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    stdio: ['inherit', stdoutToStderr ? 2 : 'inherit', 'inherit', 'pipe'],
   });
   const gate = child.stdio[3] as NodeJS.WritableStream | null;
   return {
@@ -108,7 +108,7 @@ export function spawnGated(command: string[]): { child: ChildProcess; release: (
  * `-p` PIDs, or COMMAND, started but held before exec until the events are
  * open (`gated.release()`), so it is counted from its first instruction.
  */
-export async function profileTargets(command: string[], pids: number[] | undefined, systemWide: boolean) {
+export async function profileTargets(command: string[], pids: number[] | undefined, systemWide: boolean, stdoutToStderr = false) {
   let gated: ReturnType<typeof spawnGated> | undefined;
   let tids: number[] = [];
   let synthPids: number[] = [];
@@ -116,7 +116,7 @@ export async function profileTargets(command: string[], pids: number[] | undefin
     synthPids = pids;
     tids = pids.flatMap(threadsOf);
   } else if (!systemWide) {
-    gated = spawnGated(command);
+    gated = spawnGated(command, stdoutToStderr);
     if (gated.child.pid === undefined) {
       await exitStatus(gated.child, command[0]);
       throw new KvmlensError(`cannot run ${command[0]}`, 'ESETUP');
@@ -130,13 +130,14 @@ export async function profileTargets(command: string[], pids: number[] | undefin
 async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOptions): Promise<number> {
   if (opts.freq !== undefined && opts.count !== undefined) throw new KvmlensError('-F and -c exclude each other', 'EUSAGE');
   const output = opts.output ?? g.output ?? defaultInputFile(g);
-  if (output === '-') throw new KvmlensError('-o -: kvmlens record writes files, not pipes (perf record -o - writes pipe mode)', 'EUSAGE');
+  // -o -: perf's pipe mode on standard output; COMMAND's output then goes to stderr, as perf sends it.
+  const toPipe = output === '-';
   const { host, guest } = hostGuest(g);
   const guests = guestOptions(opts, g);
   const verbose = opts.verbose === true || g.verbose === true;
   const systemWide = opts.allCpus === true || (command.length === 0 && !opts.pid);
 
-  const { gated, tids, synthPids } = await profileTargets(command, opts.pid, systemWide);
+  const { gated, tids, synthPids } = await profileTargets(command, opts.pid, systemWide, toPipe);
 
   let recorder: ProfileRecorder;
   try {
@@ -168,10 +169,11 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
     // With -p the recording also ends when every target has exited, as perf's.
     done: () => !systemWide && opts.pid !== undefined && !opts.pid.some(alive),
     release: gated?.release,
+    stdoutToStderr: toPipe,
   });
   const result = await recorder.stop();
   const mb = (result.bytes / 1048576).toFixed(3);
-  process.stderr.write(`[ kvmlens record: Captured and wrote ${mb} MB ${output} (${result.samples} samples of ${recorder.eventName}) ]\n`);
+  process.stderr.write(`[ kvmlens record: Captured and wrote ${mb} MB ${toPipe ? 'to standard output' : output} (${result.samples} samples of ${recorder.eventName}) ]\n`);
   if (result.lost > 0) warn(`${result.lost} events lost: use a larger -m or a lower -F`);
   if (verbose) {
     for (const b of result.buildIds) process.stderr.write(`kvmlens: build-id ${b.buildId} ${b.name}\n`);

@@ -10,6 +10,8 @@ export interface RunUntilStopped {
   /** Lets a held `child` go on (once the signal handlers are in place). */
   release?: () => void;
   command: string[];
+  /** The recording goes to standard output (`-o -`): the command's output goes to stderr instead. */
+  stdoutToStderr?: boolean;
   /** Polled every 200 ms without a command: true ends the recording. */
   done?: () => boolean;
 }
@@ -30,7 +32,7 @@ export async function runUntilStopped(opts: RunUntilStopped): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    if (!child && opts.command.length > 0) child = spawn(opts.command[0], opts.command.slice(1), { stdio: 'inherit' });
+    if (!child && opts.command.length > 0) child = spawn(opts.command[0], opts.command.slice(1), { stdio: ['inherit', opts.stdoutToStderr ? 2 : 'inherit', 'inherit'] });
     if (child) {
       opts.release?.();
       return await exitStatus(child, opts.command[0]);

@@ -31,10 +31,11 @@ export function statRecordCommand(globals: () => GlobalOptions): Command {
 async function runStatRecord(command: string[], opts: RecordCliOptions, g: GlobalOptions): Promise<number> {
   const output = opts.output ?? g.output ?? defaultInputFile(g);
   const recorder = startRecord({ output, pids: opts.pid, mmapPages: opts.mmapPages, cmdline: process.argv.slice(1) });
-  const childStatus = await runUntilStopped({ command });
+  const toPipe = output === '-'; // perf's pipe mode on standard output
+  const childStatus = await runUntilStopped({ command, stdoutToStderr: toPipe });
   const result = await recorder.stop();
   const mb = (result.bytes / 1048576).toFixed(3);
-  process.stderr.write(`[ kvmlens record: Captured and wrote ${mb} MB ${output} (${result.samples} samples) ]\n`);
+  process.stderr.write(`[ kvmlens record: Captured and wrote ${mb} MB ${toPipe ? 'to standard output' : output} (${result.samples} samples) ]\n`);
   if (result.lost > 0) process.stderr.write(`kvmlens: warning: ${result.lost} events lost: use a larger -m\n`);
   return childStatus === 127 ? 127 : 0;
 }

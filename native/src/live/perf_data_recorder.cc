@@ -36,8 +36,16 @@ void put(std::vector<uint8_t>* out, T v) {
 PerfDataRecorder::PerfDataRecorder(const std::string& path, const std::vector<perf_event_attr>& kernel_attrs,
                                    const std::vector<EventAttr>& attrs, std::vector<uint8_t> tracing_blob,
                                    std::vector<std::string> cmdline)
-    : path_(path), kernel_attrs_(kernel_attrs), attrs_(attrs), tracing_(std::move(tracing_blob)),
+    : path_(path), pipe_(path == "-"), kernel_attrs_(kernel_attrs), attrs_(attrs), tracing_(std::move(tracing_blob)),
       cmdline_(std::move(cmdline)) {
+  if (pipe_) {
+    // Our own descriptor of standard output: closing it leaves Node's alone.
+    const int fd = ::dup(STDOUT_FILENO);
+    f_ = fd >= 0 ? ::fdopen(fd, "wb") : nullptr;
+    if (!f_) throw SetupError(std::string("cannot write to standard output: ") + std::strerror(errno));
+    write_pipe_head();
+    return;
+  }
   f_ = std::fopen(path.c_str(), "wb");
   if (!f_) throw SetupError("cannot create " + path + ": " + std::strerror(errno));
   std::vector<uint8_t> head(kHeaderSize, 0);
@@ -53,6 +61,68 @@ PerfDataRecorder::PerfDataRecorder(const std::string& path, const std::vector<pe
   }
   for (const EventAttr& a : attrs_) write(a.ids.data(), 8 * a.ids.size());
   data_offset_ = ids_off;
+}
+
+// Pipe mode (`-o -`), as perf record writes it: a 16-byte header, then
+// everything the file header points at comes as records before the data:
+// HEADER_ATTR (with the ids), HEADER_TRACING_DATA and a HEADER_FEATURE per
+// feature. Features known only at the end (build-ids) follow the data.
+void PerfDataRecorder::write_pipe_head() {
+  const uint64_t head[2] = {0x32454c4946524550ULL, 16};  // "PERFILE2", header size
+  write(head, sizeof head);
+  for (size_t i = 0; i < kernel_attrs_.size(); i++) {
+    perf_event_header h{};
+    h.type = 64;  // PERF_RECORD_HEADER_ATTR
+    const size_t size = sizeof h + sizeof(perf_event_attr) + 8 * attrs_[i].ids.size();
+    if (size > 0xffff) throw SetupError("too many event ids for a pipe-mode HEADER_ATTR record");
+    h.size = static_cast<uint16_t>(size);
+    write(&h, sizeof h);
+    write(&kernel_attrs_[i], sizeof(perf_event_attr));
+    write(attrs_[i].ids.data(), 8 * attrs_[i].ids.size());
+  }
+  if (!tracing_.empty()) {
+    // HEADER_TRACING_DATA: u32 size and padding in the record, the blob
+    // right after it, outside the record's own size, padded to 8 bytes;
+    // the size counts the padding (perf checks that it does).
+    perf_event_header h{};
+    h.type = 66;
+    h.size = 16;
+    const size_t padding = (8 - tracing_.size() % 8) % 8;
+    const uint32_t body[2] = {static_cast<uint32_t>(tracing_.size() + padding), 0};
+    write(&h, sizeof h);
+    write(body, sizeof body);
+    write(tracing_.data(), tracing_.size());
+    const uint8_t pad[8] = {0};
+    write(pad, padding);
+  }
+  for (auto& [bit, payload] : common_features()) write_feature_record(bit, payload);
+}
+
+// HEADER_BUILD_ID's file section is a run of build_id_event records whose
+// header type perf leaves 0; in a pipe each is a PERF_RECORD_HEADER_BUILD_ID.
+void PerfDataRecorder::write_build_id_records(std::vector<uint8_t>* section) {
+  size_t off = 0;
+  while (off + sizeof(perf_event_header) <= section->size()) {
+    perf_event_header h;
+    std::memcpy(&h, section->data() + off, sizeof h);
+    if (h.size < sizeof h || h.size > section->size() - off) break;
+    h.type = 67;
+    std::memcpy(section->data() + off, &h, sizeof h);
+    off += h.size;
+  }
+  write(section->data(), off);
+}
+
+void PerfDataRecorder::write_feature_record(int bit, const std::vector<uint8_t>& payload) {
+  perf_event_header h{};
+  h.type = 80;  // PERF_RECORD_HEADER_FEATURE: u64 feature bit, then the section's bytes
+  const size_t size = sizeof h + 8 + payload.size();
+  if (size > 0xffff) return;  // does not fit a record; perf skips such features too
+  h.size = static_cast<uint16_t>(size);
+  const uint64_t feature = static_cast<uint64_t>(bit);
+  write(&h, sizeof h);
+  write(&feature, sizeof feature);
+  write(payload.data(), payload.size());
 }
 
 PerfDataRecorder::~PerfDataRecorder() {
@@ -93,18 +163,10 @@ void PerfDataRecorder::add_feature(int bit, std::vector<uint8_t> payload) {
   extra_features_.push_back({bit, std::move(payload)});
 }
 
-void PerfDataRecorder::close() {
-  if (closed_) return;
-  closed_ = true;
-  // A closing FINISHED_ROUND, as perf record writes; it also keeps the data
-  // section non-empty, which perf takes for an unterminated recording.
-  on_pass_end();
-  // Feature payloads, in feature-bit order.
+std::vector<std::pair<int, std::vector<uint8_t>>> PerfDataRecorder::common_features() const {
   struct utsname u;
   ::uname(&u);
   std::vector<std::pair<int, std::vector<uint8_t>>> features;
-  if (!tracing_.empty()) features.push_back({1, tracing_});
-  for (auto& extra : extra_features_) features.push_back(std::move(extra));
   auto string_feature = [&](int bit, const std::string& s) {
     std::vector<uint8_t> b;
     put_string(&b, s);
@@ -141,6 +203,29 @@ void PerfDataRecorder::close() {
     }
     features.push_back({12, b});
   }
+  return features;
+}
+
+void PerfDataRecorder::close() {
+  if (closed_) return;
+  closed_ = true;
+  // A closing FINISHED_ROUND, as perf record writes; it also keeps the data
+  // section non-empty, which perf takes for an unterminated recording.
+  on_pass_end();
+  if (pipe_) {
+    for (auto& [bit, payload] : extra_features_) {
+      if (bit == 2) write_build_id_records(&payload);
+      else write_feature_record(bit, payload);
+    }
+    if (std::fclose(f_) != 0) io_error_ = true;
+    f_ = nullptr;
+    if (io_error_) throw SetupError("writing to standard output failed (the reader went away?)");
+    return;
+  }
+  // Feature payloads, in feature-bit order.
+  std::vector<std::pair<int, std::vector<uint8_t>>> features = common_features();
+  if (!tracing_.empty()) features.push_back({1, tracing_});
+  for (auto& extra : extra_features_) features.push_back(std::move(extra));
   std::stable_sort(features.begin(), features.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   const uint64_t table_off = data_offset_ + data_size_;

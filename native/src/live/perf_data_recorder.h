@@ -3,13 +3,15 @@
 // pass, the attrs with their ids, and the features perf kvm stat report
 // needs (TRACING_DATA, CPUID, ...; no TRACING_DATA when the blob is empty,
 // as for a profile) plus HOSTNAME, OSRELEASE, VERSION, ARCH,
-// NRCPUS, CMDLINE and EVENT_DESC.
+// NRCPUS, CMDLINE and EVENT_DESC. The path "-" writes perf's pipe mode to
+// standard output.
 #pragma once
 #include <linux/perf_event.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/sample.h"
@@ -38,8 +40,15 @@ class PerfDataRecorder : public RawRecordSink {
 
  private:
   void write(const void* p, size_t n);
+  void write_pipe_head();
+  void write_feature_record(int bit, const std::vector<uint8_t>& payload);
+  void write_build_id_records(std::vector<uint8_t>* section);
+  // HOSTNAME ... EVENT_DESC: what both modes write (TRACING_DATA and the
+  // extra features aside).
+  std::vector<std::pair<int, std::vector<uint8_t>>> common_features() const;
 
   std::string path_;
+  bool pipe_ = false;
   FILE* f_ = nullptr;
   std::vector<perf_event_attr> kernel_attrs_;
   std::vector<EventAttr> attrs_;
