@@ -137,7 +137,31 @@ test("record -o - writes perf pipe mode to stdout (the command's output goes to 
   assert.is(buildIds(ids.stdout).get(burn), elfBuildId(burn), 'HEADER_BUILD_ID records at the end of the stream');
   const ours = spawnSync(process.execPath, [cli, '--host', 'report', '-i', '-'], { input: data, cwd: dir, encoding: 'utf8', env: { ...process.env, HOME: home } });
   assert.is(ours.status, 0, ours.stderr);
-  assert.equal(reportRows(ours.stdout), rows);
+  // perf 6.1 reading a pipe-mode recording (also once `perf inject` made it a
+  // file) names a sample in the workload's .plt `_init`, where for a file
+  // recording it says `clock_gettime@plt`, as kvmlens does for both: that row aside.
+  const plt = (r: Row) => r.dso === 'burn' && (r.symbol === '_init' || r.symbol.endsWith('@plt'));
+  assert.equal(reportRows(ours.stdout).filter((r) => !plt(r)), rows.filter((r) => !plt(r)));
+});
+
+test('buildid-list of a recording without HEADER_BUILD_ID (perf record -o -, -B) lists the DSOs with samples as perf kvm does', () => {
+  if (why) return skip('buildid-list without build-ids');
+  const piped = join(dir, 'perf-piped.data');
+  writeFileSync(piped, spawnSync('perf', ['record', '-q', '-o', '-', '--', burn, '1'], { maxBuffer: 256 << 20 }).stdout);
+  const noB = join(dir, 'perf-no-buildids.data');
+  assert.is(perf(['record', '-q', '-B', '-o', noB, '--', burn, '1']).status, 0);
+  for (const [file, asInput] of [[piped, '-'], [noB, noB]] as const) {
+    for (const host of [['--host'], []]) {
+      const input = readFileSync(file);
+      const theirs = spawnSync('perf', ['kvm', ...host, 'buildid-list', '-i', asInput], { input, encoding: 'utf8' });
+      const ours = spawnSync(process.execPath, [cli, ...host, 'buildid-list', '-i', asInput], { input, encoding: 'utf8', env: { ...process.env, HOME: home } });
+      assert.is(ours.status, 0, ours.stderr);
+      // perf names a vDSO without a build-id by the temporary file it copied it to, gone once perf exits.
+      const vdso = theirs.stdout.replace(/\/tmp\/perf-vdso\.so-\w+$/gm, '[vdso]');
+      assert.is(ours.stdout, vdso, `${file} ${host.join(' ')}`);
+      if (host.length) assert.match(ours.stdout, new RegExp(`^ {41}${burn}$`, 'm'), 'a hit DSO with a blank build-id');
+    }
+  }
 });
 
 test('record and perf record of the same workload agree', () => {

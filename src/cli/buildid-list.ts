@@ -1,4 +1,5 @@
 // `kvmlens buildid-list`: the build-ids a recording carries, as perf buildid-list prints them.
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadProfile, reportDataError, symbolSources } from '../profile/load.ts';
 import { defaultInputFile, type GlobalOptions } from './global-options.ts';
@@ -25,7 +26,9 @@ export function buildidListCommand(globals: () => GlobalOptions): Command {
       const g = globals();
       const input = opts.input ?? g.input ?? defaultInputFile(g);
       // Hits count the samples perf kvm would show: guest ones, host ones with --host.
-      const sources = { ...symbolSources(g, {}), samples: opts.withHits === true || opts.json === true };
+      // perf also reads the samples when the file has no HEADER_BUILD_ID (pipe mode, record -B).
+      const needHits = opts.withHits === true || opts.json === true || !hasBuildIdHeader(input);
+      const sources = { ...symbolSources(g, {}), samples: needHits };
       const result = await loadProfile(input, sources, false, true);
       // perf: without HEADER_BUILD_ID (pipes, -B) only DSOs with samples, build-id blank.
       const withHits = opts.withHits === true || !result.buildIds.some((b) => b.fromHeader);
@@ -37,4 +40,21 @@ export function buildidListCommand(globals: () => GlobalOptions): Command {
       }
       process.exitCode = reportDataError(input, result) ? 1 : 0;
     });
+}
+
+/** Whether INPUT is a perf.data file (not pipe mode) whose feature bits include HEADER_BUILD_ID (bit 2). */
+function hasBuildIdHeader(input: string): boolean {
+  if (input === '-') return false;
+  const head = Buffer.alloc(104);
+  let fd: number | undefined;
+  try {
+    fd = openSync(input, 'r');
+    if (readSync(fd, head, 0, head.length, 0) < head.length) return false;
+  } catch {
+    return true; // unreadable: the reader reports it
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (head.toString('latin1', 0, 8) !== 'PERFILE2' || head.readBigUInt64LE(8) !== 104n) return false;
+  return (head[72] & 0b100) !== 0;
 }
