@@ -161,7 +161,7 @@ interface Binding {
   startReplay(path: string, options: ReplayOptions): LiveSession;
   startLive(options: LiveOptions): LiveSession;
   startRecord(options: RecordOptions): Recorder;
-  recordDurations(keys: Uint32Array, durationsNs: Float64Array): { ns: number; count: number; sum: number };
+  recordDurations(keys: Uint32Array, durationsNs: Float64Array, oneByOne?: boolean): { ns: number; count: number; sum: number };
   writeHistogramFamily(
     head: string,
     name: string,
@@ -264,6 +264,10 @@ export function releaseHistogramFamilies(buffers: Buffer[]): number {
 }
 
 /** Bench only: native per-event aggregation of in-memory (key, duration) events, timed natively. */
-export function recordDurations(keys: Uint32Array, durationsNs: Float64Array): { ns: number; count: number; sum: number } {
-  return loadBinding().recordDurations(keys, durationsNs);
+export function recordDurations(
+  keys: Uint32Array,
+  durationsNs: Float64Array,
+  oneByOne = false,
+): { ns: number; count: number; sum: number } {
+  return loadBinding().recordDurations(keys, durationsNs, oneByOne);
 }

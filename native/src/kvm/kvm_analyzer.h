@@ -19,6 +19,7 @@
 #include "core/sample.h"
 #include "kvm/kvm_event.h"
 #include "stats/histogram.h"
+#include "stats/record_batch.h"
 
 namespace kvmlens {
 
@@ -132,13 +133,7 @@ class KvmAnalyzer : public RecordSink {
   FlatMap<int32_t, uint32_t, TidHash> other_tids_;
   // Pairs not yet recorded into their row: recording in batches lets the
   // CPU overlap the histograms' cache misses. Same order per row as one by one.
-  static constexpr size_t kPendingPairs = 128;
-  struct PendingPair {
-    uint32_t row;
-    uint64_t diff;
-  };
-  mutable PendingPair pending_pairs_[kPendingPairs];
-  mutable size_t n_pending_ = 0;
+  mutable RecordBatch pending_;
   uint64_t lost_ = 0, events_ = 0, unpaired_ = 0;
 };
 
