@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "stats/histogram.h"
+#include "stats/record_batch.h"
 
 using kvmlens::LatencyHistogram;
 
@@ -302,6 +303,41 @@ int main() {
       CHECK(seen == 3000000 && bk.size() == nonzero);
     }
     CHECK(model[LatencyHistogram::index_of(1000)] > 65536);
+  }
+  // Without the moments: the same count, sum, min, max and buckets as
+  // record(); mean and variance stay 0. Also through RecordBatch, which
+  // records each row's values in push order either way.
+  {
+    LatencyHistogram full, lean;
+    std::vector<LatencyHistogram> rows_full(7), rows_lean(7);
+    kvmlens::RecordBatch batch_full, batch_lean;
+    const auto of = [](std::vector<LatencyHistogram>& rows) {
+      return [&rows](uint32_t r) -> LatencyHistogram& { return rows[r]; };
+    };
+    LatencyHistogram one_by_one[7];
+    for (int i = 0; i < 100000; i++) {
+      const uint64_t v = static_cast<uint64_t>(lognormal(rng));
+      const uint32_t row = static_cast<uint32_t>(v % 7);
+      full.record(v);
+      lean.record_without_moments(v);
+      one_by_one[row].record(v);
+      if (batch_full.full()) batch_full.flush(of(rows_full));
+      if (batch_lean.full()) batch_lean.flush(of(rows_lean), false);
+      batch_full.push(row, v);
+      batch_lean.push(row, v);
+    }
+    batch_full.flush(of(rows_full));
+    batch_lean.flush(of(rows_lean), false);
+    CHECK(lean.count() == full.count() && lean.sum() == full.sum() && lean.min() == full.min() &&
+          lean.max() == full.max() && same_buckets(lean, full));
+    CHECK(lean.mean() == 0 && lean.variance() == 0 && lean.quantile(0.99) == full.quantile(0.99));
+    for (int r = 0; r < 7; r++) {
+      CHECK(rows_full[r].mean() == one_by_one[r].mean() && rows_full[r].variance() == one_by_one[r].variance());
+      CHECK(rows_full[r].count() == one_by_one[r].count() && same_buckets(rows_full[r], one_by_one[r]));
+      CHECK(rows_lean[r].count() == one_by_one[r].count() && rows_lean[r].sum() == one_by_one[r].sum() &&
+            rows_lean[r].min() == one_by_one[r].min() && rows_lean[r].max() == one_by_one[r].max() &&
+            same_buckets(rows_lean[r], one_by_one[r]) && rows_lean[r].mean() == 0);
+    }
   }
   return finish("histogram_test");
 }

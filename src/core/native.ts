@@ -161,7 +161,7 @@ interface Binding {
   startReplay(path: string, options: ReplayOptions): LiveSession;
   startLive(options: LiveOptions): LiveSession;
   startRecord(options: RecordOptions): Recorder;
-  recordDurations(keys: Uint32Array, durationsNs: Float64Array, oneByOne?: boolean): { ns: number; count: number; sum: number };
+  recordDurations(keys: Uint32Array, durationsNs: Float64Array, mode?: RecordMode): { ns: number; count: number; sum: number };
   writeHistogramFamily(
     head: string,
     name: string,
@@ -263,11 +263,17 @@ export function releaseHistogramFamilies(buffers: Buffer[]): number {
   return loadBinding().releaseHistogramFamilies(buffers);
 }
 
+/**
+ * Bench only: 'batched' is the analyzer's recording (RecordBatch), 'noMoments' the same without
+ * perf's running mean and variance (AnalyzerOptions::moments = false), 'oneByOne' record() per event.
+ */
+export type RecordMode = 'batched' | 'noMoments' | 'oneByOne';
+
 /** Bench only: native per-event aggregation of in-memory (key, duration) events, timed natively. */
 export function recordDurations(
   keys: Uint32Array,
   durationsNs: Float64Array,
-  oneByOne = false,
+  mode: RecordMode = 'batched',
 ): { ns: number; count: number; sum: number } {
-  return loadBinding().recordDurations(keys, durationsNs, oneByOne);
+  return loadBinding().recordDurations(keys, durationsNs, mode);
 }

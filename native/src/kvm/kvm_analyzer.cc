@@ -67,7 +67,7 @@ KvmAnalyzer::ThreadState& KvmAnalyzer::thread(int32_t tid) {
 void KvmAnalyzer::apply_pending() const {
   // perf's update_stats() per pair, in the order the pairs ended.
   StatRow* rows = const_cast<StatRow*>(rows_.data());
-  pending_.flush([rows](uint32_t row) -> LatencyHistogram& { return rows[row].hist; });
+  pending_.flush([rows](uint32_t row) -> LatencyHistogram& { return rows[row].hist; }, options_.moments);
 }
 
 // perf's handle_begin_event(): a begin with no key still starts the clock.

@@ -29,6 +29,10 @@ struct AnalyzerOptions {
   uint64_t long_threshold_ns = 0;
   std::function<void(const KvmEvent& end, Analysis, uint64_t key, uint32_t info,
                      uint32_t vcpu, uint64_t duration_ns)> on_long_event;
+  // false: rows keep count, sum, min, max and buckets but not perf's running
+  // mean and variance (LatencyHistogram::record_without_moments), for
+  // sessions whose outputs use none of those (the exporter's).
+  bool moments = true;
 };
 
 struct StatRow {

@@ -34,6 +34,12 @@ class LatencyHistogram {
   ~LatencyHistogram() { delete[] counters_; }
 
   void record(uint64_t value_ns);
+  // record() without perf's running mean and M2 (their division chain is
+  // most of record()'s latency when one key's values come back to back):
+  // count, sum, min, max and buckets only, for outputs that use nothing
+  // else (the exporter). A histogram recorded this way reports mean() and
+  // variance() as 0; do not mix the two on one histogram.
+  void record_without_moments(uint64_t value_ns);
   // Hints for recording `value_ns` soon (batched recording): first the
   // statistics and the counters' pointer and range, later the counter itself.
   void prefetch_for(uint64_t /*value_ns*/) const {
@@ -85,6 +91,7 @@ class LatencyHistogram {
     return static_cast<unsigned>(index) - (static_cast<unsigned>(lo_) << kSubBucketBits);
   }
   unsigned held() const { return static_cast<unsigned>(n_octaves_) << kSubBucketBits; }
+  void count_bucket(uint64_t value);     // the bucket's counter + 1
   uint64_t counter(unsigned rel) const;  // the planes' bytes put together
   unsigned grow(int index);              // extends the range to `index`'s octave
   void carry(unsigned rel);              // plane 0's byte wrapped
@@ -124,6 +131,18 @@ inline void LatencyHistogram::record(uint64_t v) {
   if (v > max_) max_ = v;
   if (v < min_) min_ = v;
 
+  count_bucket(v);
+}
+
+inline void LatencyHistogram::record_without_moments(uint64_t v) {
+  count_++;
+  sum_ += v;
+  if (v > max_) max_ = v;
+  if (v < min_) min_ = v;
+  count_bucket(v);
+}
+
+inline void LatencyHistogram::count_bucket(uint64_t v) {
   const int index = index_of(v);
   unsigned rel = relative(index);
   if (__builtin_expect(rel >= held(), 0)) rel = grow(index);

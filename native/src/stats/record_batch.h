@@ -21,13 +21,18 @@ class RecordBatch {
 
   // hist_of(row) -> LatencyHistogram&, evaluated at flush time (rows may have
   // moved since the push).
+  // With moments false, LatencyHistogram::record_without_moments.
   template <class HistOf>
-  void flush(HistOf&& hist_of) {
+  void flush(HistOf&& hist_of, bool moments = true) {
     const size_t n = n_;
     n_ = 0;
     for (size_t i = 0; i < n; i++) hist_of(pairs_[i].row).prefetch_for(pairs_[i].value);
     for (size_t i = 0; i < n; i++) hist_of(pairs_[i].row).prefetch_counter(pairs_[i].value);
-    for (size_t i = 0; i < n; i++) hist_of(pairs_[i].row).record(pairs_[i].value);
+    if (moments) {
+      for (size_t i = 0; i < n; i++) hist_of(pairs_[i].row).record(pairs_[i].value);
+    } else {
+      for (size_t i = 0; i < n; i++) hist_of(pairs_[i].row).record_without_moments(pairs_[i].value);
+    }
   }
 
  private:
