@@ -116,6 +116,12 @@ export interface LiveSession extends NativeSession {
 export interface AnalyzerOptions {
   /** Pairs longer than this (other than HLT) count as long exits; 0 = off. */
   longThresholdNs?: number;
+  /**
+   * false: the rows keep count, sum, min, max and buckets but not perf's running mean and
+   * variance (cheaper per event); query() then reports meanNs, stddevNs and relStddevPct as 0.
+   * For the exporter, whose outputs use none of them. Default true.
+   */
+  moments?: boolean;
 }
 
 export interface ReplayOptions extends AnalyzerOptions {
