@@ -26,15 +26,11 @@ export function metricsUrl(endpoint: string): string {
   return url.toString();
 }
 
-export function startOtlpPush(scraper: Scraper, opts: OtlpPushOptions): OtlpPush {
-  const push = import('./sdk-push.ts').then((m) => m.startSdkPush(scraper, opts));
-  // A failed load is reported once, like a failed export; flush and shutdown then do nothing.
-  const ready = push.catch((e: unknown) => {
-    opts.onError?.(`loading the OpenTelemetry SDK: ${e instanceof Error ? e.message : String(e)}`);
-    return undefined;
-  });
-  return {
-    flush: async () => (await ready)?.flush(),
-    shutdown: async () => (await ready)?.shutdown(),
-  };
+/**
+ * Loads the SDK, then starts pushing. Awaited before the exporter drops privileges
+ * (--run-as), so the SDK's files are read with the rights the exporter started with.
+ */
+export async function startOtlpPush(scraper: Scraper, opts: OtlpPushOptions): Promise<OtlpPush> {
+  const { startSdkPush } = await import('./sdk-push.ts');
+  return startSdkPush(scraper, opts);
 }
