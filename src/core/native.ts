@@ -269,12 +269,6 @@ export function releaseHistogramFamilies(buffers: Buffer[]): number {
   return loadBinding().releaseHistogramFamilies(buffers);
 }
 
-/**
- * Bench only: 'batched' is the analyzer's recording (RecordBatch), 'noMoments' the same without
- * perf's running mean and variance (AnalyzerOptions::moments = false), 'oneByOne' record() per event.
- */
-export type RecordMode = 'batched' | 'noMoments' | 'oneByOne';
-
 /** Bench only: native per-event aggregation of in-memory (key, duration) events, timed natively. */
 export function recordDurations(
   keys: Uint32Array,
@@ -283,3 +277,9 @@ export function recordDurations(
 ): { ns: number; count: number; sum: number } {
   return loadBinding().recordDurations(keys, durationsNs, mode);
 }
+
+/**
+ * Bench only: 'batched' is the analyzer's recording (RecordBatch), 'noMoments' the same without
+ * perf's running mean and variance (AnalyzerOptions::moments = false), 'oneByOne' record() per event.
+ */
+export type RecordMode = 'batched' | 'noMoments' | 'oneByOne';
