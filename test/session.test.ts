@@ -49,6 +49,22 @@ test('a replay at full speed ends with the same numbers as the report', async ()
   await replay.stop();
 });
 
+test('a replay without the moments (as the exporter runs): the same counts, sums, extremes and buckets; mean 0', async () => {
+  const file = join(fixtures, 'vm', 'perf-kvm-amd.data');
+  const replay = startReplay(file, { speed: 0, moments: false });
+  for (let i = 0; i < 100 && replay.running; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.is(replay.running, false);
+  const report = await analyzeFile(file);
+  const q = { analysis: 'all', groupBy: 'vcpu', buckets: true } as const;
+  const lean = replay.query(q);
+  const full = report.query(q);
+  assert.ok(lean.length > 0);
+  for (const k of ['count', 'sumNs', 'minNs', 'maxNs', 'p50Ns', 'p99Ns'] as const) assert.equal(Array.from(lean[k]), Array.from(full[k]), k);
+  assert.equal(Array.from(lean.buckets!.count), Array.from(full.buckets!.count));
+  assert.ok(lean.meanNs.every((m) => m === 0) && full.meanNs.some((m) => m > 0));
+  await replay.stop();
+});
+
 test('a damaged file: KvmlensError with code EPARSE, the file and the offset', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kvmlens-seam-'));
   const bytes = readFileSync(twoVms);

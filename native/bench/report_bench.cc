@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "pipeline/session.h"
 
@@ -78,6 +79,15 @@ int main(int argc, char** argv) {
                   static_cast<int>(row.analysis), row.pid, row.vcpu, row.key, row.info, row.hist.count(),
                   row.hist.sum(), row.hist.min(), row.hist.max(), mb, rb, row.hist.quantile(0.5),
                   row.hist.quantile(0.99));
+      // Every bucket, folded into one hash, and the octave range they span.
+      std::vector<kvmlens::LatencyHistogram::Bucket> b;
+      row.hist.buckets(&b);
+      uint64_t h = 0xcbf29ce484222325ULL;
+      for (const auto& x : b) h = (h ^ x.lower ^ (x.count << 20)) * 0x100000001b3ULL;
+      const int lo = b.empty() ? 0 : kvmlens::LatencyHistogram::index_of(b.front().lower) / 64;
+      const int hi = b.empty() ? 0 : kvmlens::LatencyHistogram::index_of(b.back().lower) / 64;
+      std::printf("  buckets=%zu octaves=%d-%d hash=%016" PRIx64 " le1us=%" PRIu64 "\n", b.size(), lo, hi, h,
+                  row.hist.count_at_or_below(1000));
     }
   }
   return 0;

@@ -1,6 +1,7 @@
 // LatencyHistogram: perf's statistics bit for bit, percentiles within 1%,
-// merge equal to recording into one, bucket bounds that tile u64, and no
-// allocation on the hot path once an octave exists.
+// merge equal to recording into one, bucket bounds that tile u64, counters
+// that carry past 2^32 without losing a count, and no allocation on the hot
+// path once the storage exists.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -12,6 +13,7 @@
 
 #include "check.h"
 #include "stats/histogram.h"
+#include "stats/record_batch.h"
 
 using kvmlens::LatencyHistogram;
 
@@ -212,6 +214,130 @@ int main() {
     for (uint64_t v : values) h.record(v);
     CHECK(g_allocations.load() == before);
     CHECK(h.count() == values.size());
+  }
+  // Counters never lose a count: a bucket's byte carries into the next plane
+  // (added when first needed), through u32's wrap (an exporter at 1 M
+  // events/s reaches 2^32 in one bucket in ~71 minutes) and beyond.
+  {
+    const uint64_t v = 5000, w = 700000;  // two octaves apart
+    LatencyHistogram a;  // 255 = 0xff in v's bucket
+    for (int i = 0; i < 255; i++) a.record(v);
+    LatencyHistogram b;  // 255 * 257 = 0xffff
+    for (int i = 0; i < 257; i++) b.merge(a);
+    LatencyHistogram c;  // 0xffff * 0x10001 = 2^32 - 1
+    for (int i = 0; i < 0x10001; i++) c.merge(b);
+    const uint64_t u32max = 0xffffffffULL;
+    CHECK(c.count() == u32max && c.count_at_or_below(v) == u32max);
+    c.record(v);  // every byte of the counter wraps: carried into a fifth plane
+    std::vector<LatencyHistogram::Bucket> bk;
+    c.buckets(&bk);
+    CHECK(bk.size() == 1 && bk[0].count == (1ULL << 32) && c.count() == (1ULL << 32));
+    // The range grows both ways with five planes, counts moved along.
+    c.record(w);
+    c.record(70);
+    bk.clear();
+    c.buckets(&bk);
+    CHECK(bk.size() == 3 && bk[0].count == 1 && bk[1].count == (1ULL << 32) && bk[2].count == 1);
+    CHECK(c.count_at_or_below(LatencyHistogram::upper_bound(LatencyHistogram::index_of(v)) - 1) == (1ULL << 32) + 1);
+    CHECK(c.quantile(0.5) >= 4960 && c.quantile(0.5) <= 5040 && c.quantile(0.9999999999) == w);
+    std::vector<uint16_t> slot_of(LatencyHistogram::kOctaves * LatencyHistogram::kSubBuckets);
+    for (size_t i = 0; i < slot_of.size(); i++) slot_of[i] = LatencyHistogram::upper_bound(static_cast<int>(i)) <= 100000 ? 0 : 1;
+    double slots[2] = {0, 0};
+    c.add_to_slots(slot_of.data(), slots);
+    CHECK(slots[0] == static_cast<double>((1ULL << 32) + 1) && slots[1] == 1);
+    // Merges past 2^40 (ping-pong doubles), against plain u64 arithmetic.
+    LatencyHistogram x, y;
+    x.merge(c);
+    uint64_t nx = (1ULL << 32), ny = 0;
+    for (int i = 0; i < 10; i++) {
+      y.merge(x), ny += nx;
+      x.merge(y), nx += ny;
+    }
+    bk.clear();
+    x.buckets(&bk);
+    CHECK(bk.size() == 3 && bk[1].count == nx && nx > (1ULL << 44));
+    // Recording into the counter promoted by merges carries as well.
+    x.record(v);
+    bk.clear();
+    x.buckets(&bk);
+    CHECK(bk[1].count == nx + 1);
+    // reset() keeps every plane: no allocation afterwards.
+    c.reset();
+    CHECK(c.count() == 0 && c.count_at_or_below(~0ULL) == 0);
+    const uint64_t before = g_allocations.load();
+    for (int i = 0; i < 1000; i++) c.record(i % 2 ? v : w);
+    CHECK(g_allocations.load() == before);
+    bk.clear();
+    c.buckets(&bk);
+    CHECK(bk.size() == 2 && bk[0].count == 500 && bk[1].count == 500);
+  }
+
+  // Carries on the hot path against a model: a skewed mix (some buckets pass
+  // 2^8 and 2^16, others stay small), recorded, merged in parts and compared
+  // bucket by bucket with exact counts; moved histograms keep everything.
+  {
+    std::vector<uint64_t> model(LatencyHistogram::kOctaves * LatencyHistogram::kSubBuckets);
+    LatencyHistogram whole, part[2];
+    std::uniform_int_distribution<int> pick(0, 999);
+    for (int i = 0; i < 3000000; i++) {
+      const int r = pick(rng);
+      const uint64_t v = r < 900 ? 1000 + (r % 3) : r < 990 ? 60000 + r : (1ULL << (r % 50)) + r;
+      whole.record(v);
+      part[i % 2].record(v);
+      model[LatencyHistogram::index_of(v)]++;
+    }
+    LatencyHistogram merged;
+    merged.merge(part[0]);
+    merged.merge(part[1]);
+    LatencyHistogram moved(std::move(merged));
+    CHECK(merged.count() == 0);
+    for (const LatencyHistogram* h : {&whole, &moved}) {
+      std::vector<LatencyHistogram::Bucket> bk;
+      h->buckets(&bk);
+      uint64_t seen = 0, nonzero = 0;
+      for (const auto& b : bk) {
+        CHECK(b.count == model[LatencyHistogram::index_of(b.lower)]);
+        seen += b.count;
+      }
+      for (uint64_t m : model) nonzero += m != 0;
+      CHECK(seen == 3000000 && bk.size() == nonzero);
+    }
+    CHECK(model[LatencyHistogram::index_of(1000)] > 65536);
+  }
+  // Without the moments: the same count, sum, min, max and buckets as
+  // record(); mean and variance stay 0. Also through RecordBatch, which
+  // records each row's values in push order either way.
+  {
+    LatencyHistogram full, lean;
+    std::vector<LatencyHistogram> rows_full(7), rows_lean(7);
+    kvmlens::RecordBatch batch_full, batch_lean;
+    const auto of = [](std::vector<LatencyHistogram>& rows) {
+      return [&rows](uint32_t r) -> LatencyHistogram& { return rows[r]; };
+    };
+    LatencyHistogram one_by_one[7];
+    for (int i = 0; i < 100000; i++) {
+      const uint64_t v = static_cast<uint64_t>(lognormal(rng));
+      const uint32_t row = static_cast<uint32_t>(v % 7);
+      full.record(v);
+      lean.record_without_moments(v);
+      one_by_one[row].record(v);
+      if (batch_full.full()) batch_full.flush(of(rows_full));
+      if (batch_lean.full()) batch_lean.flush(of(rows_lean), false);
+      batch_full.push(row, v);
+      batch_lean.push(row, v);
+    }
+    batch_full.flush(of(rows_full));
+    batch_lean.flush(of(rows_lean), false);
+    CHECK(lean.count() == full.count() && lean.sum() == full.sum() && lean.min() == full.min() &&
+          lean.max() == full.max() && same_buckets(lean, full));
+    CHECK(lean.mean() == 0 && lean.variance() == 0 && lean.quantile(0.99) == full.quantile(0.99));
+    for (int r = 0; r < 7; r++) {
+      CHECK(rows_full[r].mean() == one_by_one[r].mean() && rows_full[r].variance() == one_by_one[r].variance());
+      CHECK(rows_full[r].count() == one_by_one[r].count() && same_buckets(rows_full[r], one_by_one[r]));
+      CHECK(rows_lean[r].count() == one_by_one[r].count() && rows_lean[r].sum() == one_by_one[r].sum() &&
+            rows_lean[r].min() == one_by_one[r].min() && rows_lean[r].max() == one_by_one[r].max() &&
+            same_buckets(rows_lean[r], one_by_one[r]) && rows_lean[r].mean() == 0);
+    }
   }
   return finish("histogram_test");
 }

@@ -116,6 +116,12 @@ export interface LiveSession extends NativeSession {
 export interface AnalyzerOptions {
   /** Pairs longer than this (other than HLT) count as long exits; 0 = off. */
   longThresholdNs?: number;
+  /**
+   * false: the rows keep count, sum, min, max and buckets but not perf's running mean and
+   * variance (cheaper per event); query() then reports meanNs, stddevNs and relStddevPct as 0.
+   * For the exporter, whose outputs use none of them. Default true.
+   */
+  moments?: boolean;
 }
 
 export interface ReplayOptions extends AnalyzerOptions {
@@ -161,7 +167,7 @@ interface Binding {
   startReplay(path: string, options: ReplayOptions): LiveSession;
   startLive(options: LiveOptions): LiveSession;
   startRecord(options: RecordOptions): Recorder;
-  recordDurations(keys: Uint32Array, durationsNs: Float64Array): { ns: number; count: number; sum: number };
+  recordDurations(keys: Uint32Array, durationsNs: Float64Array, mode?: RecordMode): { ns: number; count: number; sum: number };
   writeHistogramFamily(
     head: string,
     name: string,
@@ -264,6 +270,16 @@ export function releaseHistogramFamilies(buffers: Buffer[]): number {
 }
 
 /** Bench only: native per-event aggregation of in-memory (key, duration) events, timed natively. */
-export function recordDurations(keys: Uint32Array, durationsNs: Float64Array): { ns: number; count: number; sum: number } {
-  return loadBinding().recordDurations(keys, durationsNs);
+export function recordDurations(
+  keys: Uint32Array,
+  durationsNs: Float64Array,
+  mode: RecordMode = 'batched',
+): { ns: number; count: number; sum: number } {
+  return loadBinding().recordDurations(keys, durationsNs, mode);
 }
+
+/**
+ * Bench only: 'batched' is the analyzer's recording (RecordBatch), 'noMoments' the same without
+ * perf's running mean and variance (AnalyzerOptions::moments = false), 'oneByOne' record() per event.
+ */
+export type RecordMode = 'batched' | 'noMoments' | 'oneByOne';

@@ -157,7 +157,7 @@ export async function startExporter(opts: ExporterOptions, deps: ExporterDeps = 
     const app = buildApp({ telemetryPath: opts.telemetryPath, render, notReady: () => source.failure() }, webConfig);
     servers = await listen(app, addresses, webConfig);
     if (opts.otlpEndpoint) {
-      otlp = startOtlpPush(scraper, {
+      otlp = await startOtlpPush(scraper, {
         endpoint: opts.otlpEndpoint,
         intervalMs: opts.otlpIntervalSeconds * 1000,
         scale: opts.otlpExponentialScale,

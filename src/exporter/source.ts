@@ -84,10 +84,12 @@ export function openSource(opts: SourceOptions): SnapshotSource {
       speed: opts.speed,
       loop: opts.loop,
       longThresholdNs: opts.longThresholdNs,
+      moments: false,
     });
     return fromLiveSession(session, 'replay');
   }
-  const session = startLive({ pids: opts.pids, mmapPages: opts.mmapPages, longThresholdNs: opts.longThresholdNs });
+  // moments: false: the exporter outputs count, sum, min, max and buckets only.
+  const session = startLive({ pids: opts.pids, mmapPages: opts.mmapPages, longThresholdNs: opts.longThresholdNs, moments: false });
   return fromLiveSession(session, 'live');
 }
 

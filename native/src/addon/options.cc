@@ -16,6 +16,8 @@ kvmlens::AnalyzerOptions analyzer_options(const Napi::Value& value) {
   if (!value.IsObject()) return options;
   double threshold = number_option(value.As<Napi::Object>(), "longThresholdNs", 0);
   options.long_threshold_ns = threshold > 0 ? static_cast<uint64_t>(threshold) : 0;
+  Napi::Value moments = value.As<Napi::Object>().Get("moments");
+  if (moments.IsBoolean()) options.moments = moments.As<Napi::Boolean>().Value();
   return options;
 }
 

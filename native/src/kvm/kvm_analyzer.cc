@@ -66,16 +66,8 @@ KvmAnalyzer::ThreadState& KvmAnalyzer::thread(int32_t tid) {
 
 void KvmAnalyzer::apply_pending() const {
   // perf's update_stats() per pair, in the order the pairs ended.
-  const size_t n = n_pending_;
-  n_pending_ = 0;
-  const PendingPair* pp = pending_pairs_;
   StatRow* rows = const_cast<StatRow*>(rows_.data());
-  // The rows' statistics and counters are mostly out of cache (the file
-  // streams through it): ask for all of them first, so that the misses
-  // overlap, then record in order.
-  for (size_t i = 0; i < n; i++) rows[pp[i].row].hist.prefetch_for(pp[i].diff);
-  for (size_t i = 0; i < n; i++) rows[pp[i].row].hist.prefetch_counter(pp[i].diff);
-  for (size_t i = 0; i < n; i++) rows[pp[i].row].hist.record(pp[i].diff);
+  pending_.flush([rows](uint32_t row) -> LatencyHistogram& { return rows[row].hist; }, options_.moments);
 }
 
 // perf's handle_begin_event(): a begin with no key still starts the clock.
@@ -95,8 +87,8 @@ void KvmAnalyzer::end(Pending& p, Analysis a, const KvmEvent& ev, ThreadState& t
   p.start_time = 0;
   if (ev.time < time_begin) return;           // end before begin: skipped
   const uint64_t diff = ev.time - time_begin;
-  if (n_pending_ == kPendingPairs) apply_pending();
-  pending_pairs_[n_pending_++] = PendingPair{static_cast<uint32_t>(row), diff};
+  if (pending_.full()) apply_pending();
+  pending_.push(static_cast<uint32_t>(row), diff);
   if (options_.long_threshold_ns && diff > options_.long_threshold_ns) {
     StatRow& r = rows_[row];
     bool known = true;

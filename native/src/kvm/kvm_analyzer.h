@@ -19,6 +19,7 @@
 #include "core/sample.h"
 #include "kvm/kvm_event.h"
 #include "stats/histogram.h"
+#include "stats/record_batch.h"
 
 namespace kvmlens {
 
@@ -28,6 +29,10 @@ struct AnalyzerOptions {
   uint64_t long_threshold_ns = 0;
   std::function<void(const KvmEvent& end, Analysis, uint64_t key, uint32_t info,
                      uint32_t vcpu, uint64_t duration_ns)> on_long_event;
+  // false: rows keep count, sum, min, max and buckets but not perf's running
+  // mean and variance (LatencyHistogram::record_without_moments), for
+  // sessions whose outputs use none of those (the exporter's).
+  bool moments = true;
 };
 
 struct StatRow {
@@ -132,13 +137,7 @@ class KvmAnalyzer : public RecordSink {
   FlatMap<int32_t, uint32_t, TidHash> other_tids_;
   // Pairs not yet recorded into their row: recording in batches lets the
   // CPU overlap the histograms' cache misses. Same order per row as one by one.
-  static constexpr size_t kPendingPairs = 128;
-  struct PendingPair {
-    uint32_t row;
-    uint64_t diff;
-  };
-  mutable PendingPair pending_pairs_[kPendingPairs];
-  mutable size_t n_pending_ = 0;
+  mutable RecordBatch pending_;
   uint64_t lost_ = 0, events_ = 0, unpaired_ = 0;
 };
 

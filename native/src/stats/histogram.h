@@ -1,12 +1,21 @@
 // Latency statistics for one key: exact count, sum, min, max and Welford
 // mean/variance (as perf's update_stats), plus log-linear buckets (64 per
 // power of two, ~0.8% worst-case relative error at the bucket midpoint) for
-// percentiles and Prometheus / OTLP buckets. Recording never allocates after
-// the first value in an octave; histograms merge exactly.
+// percentiles and Prometheus / OTLP buckets. Histograms merge exactly.
+//
+// Layout (64 bytes plus one allocation): the counters of the octaves from the
+// lowest to the highest one touched, one byte each, in "planes": plane p holds
+// byte p of every counter, so a counter is the sum of plane[p] << 8p. A byte
+// that wraps carries into the next plane, which is added (and the counters
+// copied once) the first time any bucket passes 2^8, 2^16, ...: no count is
+// ever lost, up to the full 64 bits. Recording allocates only when a value
+// lands in an octave outside the range held or a bucket first needs another
+// plane (at most 59 + 7 times per histogram, whatever the number of values);
+// reset() keeps the storage. A row of an exporter (tens of values over ~5
+// octaves) takes ~400 bytes instead of the ~2 KB of 64-bit blocks per octave.
 #pragma once
-#include <array>
 #include <cstdint>
-#include <memory>
+#include <utility>
 #include <vector>
 
 namespace kvmlens {
@@ -17,17 +26,29 @@ class LatencyHistogram {
   static constexpr int kSubBuckets = 1 << kSubBucketBits;
   static constexpr int kOctaves = 64 - kSubBucketBits + 1;  // covers all u64
 
+  LatencyHistogram() = default;
+  LatencyHistogram(LatencyHistogram&& o) noexcept { *this = std::move(o); }
+  LatencyHistogram& operator=(LatencyHistogram&& o) noexcept;
+  LatencyHistogram(const LatencyHistogram&) = delete;
+  LatencyHistogram& operator=(const LatencyHistogram&) = delete;
+  ~LatencyHistogram() { delete[] counters_; }
+
   void record(uint64_t value_ns);
+  // record() without perf's running mean and M2 (their division chain is
+  // most of record()'s latency when one key's values come back to back):
+  // count, sum, min, max and buckets only, for outputs that use nothing
+  // else (the exporter). A histogram recorded this way reports mean() and
+  // variance() as 0; do not mix the two on one histogram.
+  void record_without_moments(uint64_t value_ns);
   // Hints for recording `value_ns` soon (batched recording): first the
-  // statistics and the octave's block pointer, later the counter itself.
-  void prefetch_for(uint64_t value_ns) const {
+  // statistics and the counters' pointer and range, later the counter itself.
+  void prefetch_for(uint64_t /*value_ns*/) const {
     __builtin_prefetch(&count_, 1);
-    __builtin_prefetch(&octaves_[static_cast<size_t>(index_of(value_ns)) / kSubBuckets]);
+    __builtin_prefetch(&planes_, 1);  // the object's other cache line, if it spans two
   }
   void prefetch_counter(uint64_t value_ns) const {
-    const int index = index_of(value_ns);
-    if (const uint64_t* block = octaves_[static_cast<size_t>(index) / kSubBuckets].get())
-      __builtin_prefetch(block + index % kSubBuckets, 1);
+    const unsigned rel = relative(index_of(value_ns));
+    if (rel < held()) __builtin_prefetch(counters_ + rel, 1);
   }
   void merge(const LatencyHistogram& other);
   void reset();
@@ -56,8 +77,8 @@ class LatencyHistogram {
   // octave whose buckets share one slot is summed as a block.
   void add_to_slots(const uint16_t* slot_of, double* slots) const;
   // Asks the CPU to start loading the counters (before add_to_slots on a
-  // histogram that is probably not in cache: the octave blocks are separate
-  // allocations, so each would otherwise be a serial cache miss).
+  // histogram that is probably not in cache: the counters are a separate
+  // allocation, so they would otherwise be a serial cache miss).
   void prefetch() const;
 
   static int index_of(uint64_t value);     // global bucket index
@@ -65,10 +86,24 @@ class LatencyHistogram {
   static uint64_t upper_bound(int index);  // exclusive (saturating)
 
  private:
+  // Position of global bucket `index` in a plane (>= held() when outside the range).
+  unsigned relative(int index) const {
+    return static_cast<unsigned>(index) - (static_cast<unsigned>(lo_) << kSubBucketBits);
+  }
+  unsigned held() const { return static_cast<unsigned>(n_octaves_) << kSubBucketBits; }
+  void count_bucket(uint64_t value);     // the bucket's counter + 1
+  uint64_t counter(unsigned rel) const;  // the planes' bytes put together
+  unsigned grow(int index);              // extends the range to `index`'s octave
+  void carry(unsigned rel);              // plane 0's byte wrapped
+  void add(unsigned rel, uint64_t n);    // merge: counter += n
+  void add_plane();
+
   uint64_t count_ = 0, sum_ = 0, min_ = ~0ULL, max_ = 0;
   double mean_ = 0, m2_ = 0;
-  // Lazily allocated octave blocks of 64 counters each.
-  std::array<std::unique_ptr<uint64_t[]>, kOctaves> octaves_{};
+  uint8_t* counters_ = nullptr;  // planes_ planes of held() bytes each
+  uint8_t lo_ = 0;               // first octave held
+  uint8_t n_octaves_ = 0;        // octaves held (0: no storage)
+  uint8_t planes_ = 0;
 };
 
 // Index layout: values 0..63 map to indexes 0..63 (octave 0, exact). A value
@@ -96,10 +131,22 @@ inline void LatencyHistogram::record(uint64_t v) {
   if (v > max_) max_ = v;
   if (v < min_) min_ = v;
 
+  count_bucket(v);
+}
+
+inline void LatencyHistogram::record_without_moments(uint64_t v) {
+  count_++;
+  sum_ += v;
+  if (v > max_) max_ = v;
+  if (v < min_) min_ = v;
+  count_bucket(v);
+}
+
+inline void LatencyHistogram::count_bucket(uint64_t v) {
   const int index = index_of(v);
-  std::unique_ptr<uint64_t[]>& block = octaves_[index / kSubBuckets];
-  if (__builtin_expect(!block, 0)) block.reset(new uint64_t[kSubBuckets]());
-  block[index % kSubBuckets]++;
+  unsigned rel = relative(index);
+  if (__builtin_expect(rel >= held(), 0)) rel = grow(index);
+  if (__builtin_expect(++counters_[rel] == 0, 0)) carry(rel);
 }
 
 }  // namespace kvmlens

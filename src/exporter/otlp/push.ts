@@ -1,13 +1,9 @@
 // --otlp.endpoint: pushes the snapshot every --otlp.interval over OTLP/HTTP
 // (protobuf), through the SDK's periodic reader with our MetricProducer.
-import { hostname } from 'node:os';
-import { ExportResultCode } from '@opentelemetry/core';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { kvmlensVersion } from '../build-info.ts';
+// The SDK (sdk-push.ts) is imported only once a push starts, so an exporter
+// without --otlp.endpoint never loads OpenTelemetry.
 import type { Scraper } from '../scraper.ts';
-import { SnapshotMetricProducer, type OtlpHistogramKind } from './producer.ts';
+import type { OtlpHistogramKind } from './producer.ts';
 
 export interface OtlpPushOptions {
   endpoint: string;
@@ -30,31 +26,11 @@ export function metricsUrl(endpoint: string): string {
   return url.toString();
 }
 
-export function startOtlpPush(scraper: Scraper, opts: OtlpPushOptions): OtlpPush {
-  const exporter = new OTLPMetricExporter({ url: metricsUrl(opts.endpoint) });
-  // The SDK only logs failed exports through its diag logger: report them ourselves.
-  const exportBatch = exporter.export.bind(exporter);
-  exporter.export = (metrics, done) =>
-    exportBatch(metrics, (result) => {
-      if (result.code !== ExportResultCode.SUCCESS) opts.onError?.(result.error?.message ?? 'export failed');
-      done(result);
-    });
-  const reader = new PeriodicExportingMetricReader({
-    exporter,
-    exportIntervalMillis: opts.intervalMs,
-    exportTimeoutMillis: Math.min(30_000, opts.intervalMs),
-    metricProducers: [new SnapshotMetricProducer(scraper, opts.scale, opts.histograms)],
-  });
-  const provider = new MeterProvider({
-    resource: resourceFromAttributes({
-      'service.name': 'kvmlens',
-      'service.version': kvmlensVersion(),
-      'host.name': hostname(),
-    }),
-    readers: [reader],
-  });
-  return {
-    flush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
-  };
+/**
+ * Loads the SDK, then starts pushing. Awaited before the exporter drops privileges
+ * (--run-as), so the SDK's files are read with the rights the exporter started with.
+ */
+export async function startOtlpPush(scraper: Scraper, opts: OtlpPushOptions): Promise<OtlpPush> {
+  const { startSdkPush } = await import('./sdk-push.ts');
+  return startSdkPush(scraper, opts);
 }
