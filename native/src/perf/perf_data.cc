@@ -530,6 +530,10 @@ class Reader : public PerfDataReader {
       const uint64_t after = cursor + load<uint16_t>(data_ + cursor + 6);
       uint64_t t = 0;
       const uint64_t next = next_in_run(after, act_end[best], &t);
+      // This run's records after the next one: by the time it comes first
+      // again the other runs have had their turns, so ask for them now.
+      __builtin_prefetch(data_ + next + 128);
+      __builtin_prefetch(data_ + next + 192);
       if (next < act_end[best]) {
         act_cursor[best] = next;
         act_time[best] = t;
