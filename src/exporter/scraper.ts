@@ -39,7 +39,7 @@ export class Scraper {
    * (OTLP's exponential histograms) adds the native buckets to the snapshot.
    */
   gather(countDrops = true, nativeBuckets = !countDrops): Gathered {
-    const steps = this.steps(countDrops, nativeBuckets);
+    const steps = this.steps(countDrops, nativeBuckets, true);
     for (;;) {
       const r = steps.next();
       if (r.done) return r.value;
@@ -49,10 +49,13 @@ export class Scraper {
   /**
    * gather(), letting the event loop run between the snapshot and each
    * collector (so a scrape served from a kept render is not held up for a
-   * whole render).
+   * whole render). `slots` false: the snapshot has no classic slots and the
+   * children's slots stay empty -- the plan for the native render, which
+   * sums the slots itself (the children's counts and sums are this
+   * snapshot's, used only to order children under the series limit).
    */
-  async gatherAsync(countDrops = true, nativeBuckets = !countDrops): Promise<Gathered> {
-    const steps = this.steps(countDrops, nativeBuckets);
+  async gatherAsync(countDrops = true, nativeBuckets = !countDrops, slots = true): Promise<Gathered> {
+    const steps = this.steps(countDrops, nativeBuckets, slots);
     for (;;) {
       const r = steps.next();
       if (r.done) return r.value;
@@ -60,9 +63,9 @@ export class Scraper {
     }
   }
 
-  private *steps(countDrops: boolean, nativeBuckets: boolean): Generator<void, Gathered> {
+  private *steps(countDrops: boolean, nativeBuckets: boolean, slots: boolean): Generator<void, Gathered> {
     const started = performance.now();
-    const snap = this.source.snapshot({ classicBoundsNs: this.opts.layout.boundsNs, buckets: nativeBuckets });
+    const snap = this.source.snapshot({ classicBoundsNs: slots ? this.opts.layout.boundsNs : undefined, buckets: nativeBuckets });
     const ctx = this.context(snap, countDrops);
     const families: MetricFamily[] = [];
     const runs: CollectorRun[] = [];

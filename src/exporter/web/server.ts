@@ -17,8 +17,8 @@ import type { WebConfig } from './web-config.ts';
 
 export interface WebHandlers {
   telemetryPath: string;
-  /** Renders the exposition for a negotiated content type. */
-  render(accept: string | undefined): Promise<RenderedMetrics>;
+  /** Renders the exposition for a negotiated content type (`gzip`: the scrape sends the gzip). */
+  render(accept: string | undefined, gzip: boolean): Promise<RenderedMetrics>;
   /** undefined = ready; else the reason it is not. */
   notReady(): string | undefined;
 }
@@ -70,9 +70,9 @@ export function buildApp(handlers: WebHandlers, config: WebConfig): express.Expr
   });
   app.get(handlers.telemetryPath, async (req: Request, res: Response) => {
     try {
-      const rendered = await handlers.render(req.headers.accept);
       // Prometheus sends Accept-Encoding: gzip; the text shrinks ~15 times.
       const gzip = acceptsGzip(req.headers['accept-encoding']);
+      const rendered = await handlers.render(req.headers.accept, gzip);
       const chunks = gzip ? [await rendered.gzip()] : (await rendered.body()).chunks;
       res.set('Content-Type', rendered.contentType).set('Vary', 'Accept-Encoding');
       if (gzip) res.set('Content-Encoding', 'gzip');
