@@ -213,6 +213,33 @@ test('a kept render frees its natively written text once gzipped; a plain scrape
   }
 });
 
+test('a plan reuses the histogram collectors\' families while the rows stay the same; new rows make a new one', async () => {
+  const s = await analyzeFile('test/fixtures/kvm-amd-sample.data');
+  const o = defaultExporterOptions();
+  const collectors = buildCollectors({ enabled: o.collectors, longExitThresholdSeconds: o.longExitThresholdSeconds, labels: o.labels });
+  const vms = new VmDirectory({ hostPids: false, procfs: '/proc', exitedTtlMs: 0 });
+  const scraper = new Scraper(sessionSource(s), { collectors, layout, seriesLimit: 0, vms });
+  const timeless = (t: string) => t.replace(/^kvmlens_scrape\w*duration_seconds.*$/gm, '');
+  const render = async () => {
+    const g = await scraper.gatherAsync(true, false, false);
+    const r = await s.render({ ...(await renderSpec(g.families, layout, PROMETHEUS_CONTENT_TYPE, g.snap.rows)), gzip: false, text: true });
+    return timeless(r.text!.toString('utf8'));
+  };
+  const reference = async () => timeless(Buffer.concat((await renderExposition(scraper.gather(false).families, layout, PROMETHEUS_CONTENT_TYPE)).chunks).toString('utf8'));
+  const first = await render();
+  assert.is(first, await reference());
+  assert.equal(scraper.planStats, { reused: 0, built: 1 });
+  assert.is(await render(), first);
+  assert.equal(scraper.planStats, { reused: 1, built: 1 });
+  // Rows gone (as when an exited VM's rows are forgotten): planned afresh.
+  const pid = s.query({ analysis: 'all', groupBy: 'vcpu', stats: false }).pid[0];
+  s.forgetPids([pid]);
+  const after = await render();
+  assert.equal(scraper.planStats, { reused: 1, built: 2 });
+  assert.ok(!after.includes(`pid="${pid}"`));
+  assert.is(after, await reference());
+});
+
 test('the native render prints numbers as JavaScript does', () => {
   const values = [0, -0, 1, 7, 12345678901234, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 1e21, 1.5e21, 1e-6, 1.5e-7, 1e-7, 0.1, 0.3, 1 / 3, 123.456,
     -2.5e-9, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity, 0.000001234, 1e300, 4.35, 100, 1e20, 123456789012345680000];

@@ -199,6 +199,43 @@ export async function renderExposition(
   return { chunks, length: chunks.reduce((n, c) => n + c.length, 0), native };
 }
 
+/** A histogram family's part of a render spec, kept while the family object is reused (scraper.ts' plan). */
+interface FamilySpec {
+  family: RenderSpec['families'][number];
+  /** Snapshot row -> child index, for the rows in the family. */
+  rowIndex: Int32Array;
+  childIndex: Int32Array;
+}
+const familySpecs = new WeakMap<HistogramFamily, FamilySpec>();
+
+function familySpec(f: HistogramFamily): FamilySpec {
+  let fs = familySpecs.get(f);
+  if (fs) return fs;
+  const name = escapeString(f.name);
+  let labels = '';
+  let n = 0;
+  for (const child of f.children) n += child.rows.length;
+  const rowIndex = new Int32Array(n);
+  const childIndex = new Int32Array(n);
+  let k = 0;
+  for (let c = 0; c < f.children.length; c++) {
+    const child = f.children[c];
+    if (c > 0) labels += '\n';
+    labels += labelText(child.labels);
+    for (const row of child.rows) {
+      rowIndex[k] = row;
+      childIndex[k++] = c;
+    }
+  }
+  fs = {
+    family: { head: `# HELP ${name} ${escapeString(f.help)}\n# TYPE ${name} histogram`, name: f.name, labels, children: f.children.length },
+    rowIndex,
+    childIndex,
+  };
+  familySpecs.set(f, fs);
+  return fs;
+}
+
 /**
  * What the native render (session.render) needs to write the same text as
  * renderExposition: the histogram families' heads and children's label text,
@@ -226,18 +263,12 @@ export async function renderSpec(
       if (text) parts.push(text);
       text = '';
       const at = histograms.length;
-      const name = escapeString(f.name);
-      let labels = '';
-      for (let c = 0; c < f.children.length; c++) {
-        const child = f.children[c];
-        if (c > 0) labels += '\n';
-        labels += labelText(child.labels);
-        for (const row of child.rows) {
-          rowFamily[row] = at;
-          rowChild[row] = c;
-        }
+      const fs = familySpec(f);
+      for (let k = 0; k < fs.rowIndex.length; k++) {
+        rowFamily[fs.rowIndex[k]] = at;
+        rowChild[fs.rowIndex[k]] = fs.childIndex[k];
       }
-      histograms.push({ head: `# HELP ${name} ${escapeString(f.help)}\n# TYPE ${name} histogram`, name: f.name, labels, children: f.children.length });
+      histograms.push(fs.family);
       parts.push(at);
     } else {
       text += f.name.startsWith('kvm_') ? scalarTextFast(f, contentType) : await scalarText(f, contentType);
