@@ -284,12 +284,20 @@ class RenderWorker : public Napi::AsyncWorker {
     } catch (const std::exception& e) {
       SetError(std::string("render: ") + e.what());
     }
+    // What the render allocated on this pool thread's malloc arena is free
+    // again: give its pages back (glibc keeps them otherwise, ~10 MB per
+    // thread of the pool that rendered).
+    malloc_trim(0);
   }
 
   void OnOK() override {
     Napi::Env env = Env();
     Napi::Object o = Napi::Object::New(env);
-    if (gzip_) o.Set("gzip", owned_buffer(env, std::move(gz_)));
+    // The gzip (~1 MB) is copied into a Buffer of its own size, which V8
+    // counts (so garbage collection sees it) and which holds no slack of the
+    // growing output string, freed right here.
+    if (gzip_) o.Set("gzip", Napi::Buffer<char>::Copy(env, gz_.data(), gz_.size()));
+    std::string().swap(gz_);
     if (text_) o.Set("text", owned_buffer(env, std::move(text_out_)));
     o.Set("textBytes", static_cast<double>(text_bytes_));
     o.Set("rows", static_cast<double>(snapshot_rows_));
