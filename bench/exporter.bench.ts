@@ -3,7 +3,7 @@
 // prom-client's per-event Histogram.observe() on the same in-memory events.
 //   npm run bench:exporter            (needs perf and root for the template; loopback only)
 //   npm run bench:exporter -- --load-only [--target-only]   scrape load only [10,024 histograms only]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -159,6 +159,32 @@ async function rawLoad(gzip: boolean) {
   return { latencies, bytes: 0 };
 }
 
+/** bench/scrape-load.c built into the bench directory (undefined when no C compiler is there). */
+let cScraperPath: string | undefined | null = null;
+function cScraper(): string | undefined {
+  if (cScraperPath !== null) return cScraperPath;
+  const out = join(dir, 'scrape-load');
+  const r = spawnSync('cc', ['-O2', '-o', out, join(root, 'bench', 'scrape-load.c')], { stdio: 'inherit' });
+  cScraperPath = r.status === 0 ? out : undefined;
+  if (!cScraperPath) console.log('(no C compiler: the C scraper rows are left out)');
+  return cScraperPath;
+}
+
+/** load() with bench/scrape-load.c's scrapers (one thread, epoll), in a process of their own. */
+async function cLoad(gzip: boolean) {
+  const bin = cScraper()!;
+  const child = spawn(bin, [String(port), String(scrapers), String(seconds), gzip ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const out: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`scrape-load exited with ${code}`);
+  const lines = Buffer.concat(out).toString().trim().split('\n');
+  const cpuMs = Number(lines.pop()!.split(' ')[1]);
+  const bytes = Number(lines.pop()!.split(' ')[1]);
+  const latencies = lines.map(Number).sort((a, b) => a - b);
+  return { latencies, bytes, cpuMs };
+}
+
 /** `maxRenderAge` seconds is passed as --web.max-render-age (0: every scrape renders). */
 async function exporterUnderLoad(file: string, maxRenderAge: number) {
   const exporter = spawn(
@@ -217,7 +243,7 @@ async function exporterUnderLoad(file: string, maxRenderAge: number) {
     const status = () => readFileSync(`/proc/${exporter.pid}/status`, 'utf8');
     const kb = (text: string, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
     const idle = status();
-    const measured = async (gzip: boolean, raw = false) => {
+    const measured = async (gzip: boolean, client: 'node' | 'raw' | 'c' = 'node') => {
       writeFileSync(`/proc/${exporter.pid}/clear_refs`, '5'); // resets VmHWM
       let anon = 0;
       const poll = setInterval(() => {
@@ -234,29 +260,34 @@ async function exporterUnderLoad(file: string, maxRenderAge: number) {
       };
       const e0 = exporterCpu();
       const c0 = process.cpuUsage();
-      const r = raw ? await rawLoad(gzip) : await load(gzip);
+      const r = client === 'c' ? await cLoad(gzip) : client === 'raw' ? await rawLoad(gzip) : await load(gzip);
       const c1 = process.cpuUsage(c0);
-      const cpu = { exporterMs: exporterCpu() - e0, clientMs: (c1.user + c1.system) / 1000 };
+      const cpu = { exporterMs: exporterCpu() - e0, clientMs: 'cpuMs' in r ? (r.cpuMs as number) : (c1.user + c1.system) / 1000 };
       clearInterval(poll);
       return { ...r, hwm: kb(status(), 'VmHWM'), anon, cpu };
     };
     const gz = await measured(true);
-    const gzRaw = await measured(true, true);
+    const gzRaw = await measured(true, 'raw');
+    const gzC = cScraper() ? await measured(true, 'c') : undefined;
     const plain = await measured(false);
-    const plainRaw = await measured(false, true);
+    const plainRaw = await measured(false, 'raw');
+    const plainC = cScraper() ? await measured(false, 'c') : undefined;
     console.log(`\n${file}: ${series} histogram series, --web.max-render-age ${maxRenderAge}s, ${scrapers} concurrent scrapers for ${seconds} s each way; exposition ${text.length} bytes, ${zipped.body.length} gzipped;`);
     console.log(`before the load (after the warm-up scrapes): RSS ${(kb(idle, 'VmRSS') / 1024).toFixed(0)} MB (anonymous ${(kb(idle, 'RssAnon') / 1024).toFixed(0)} MB); one scrape alone that renders (gzip): ${alone.toFixed(1)} ms`);
     console.log('| Accept-Encoding | scrapes | p50 ms | p99 ms | peak RSS MB | peak anonymous RSS MB | CPU ms per scrape: exporter / scrapers |');
     console.log('|---|---|---|---|---|---|---|');
-    const row = (name: string, r: typeof gz) =>
+    const row = (name: string, r?: typeof gz) =>
+      r &&
       console.log(
         `| ${name} | ${r.latencies.length} | ${percentile(r.latencies, 0.5).toFixed(1)} | ${percentile(r.latencies, 0.99).toFixed(1)} | ${(r.hwm / 1024).toFixed(0)} | ${(r.anon / 1024).toFixed(0)} | ` +
           `${(r.cpu.exporterMs / r.latencies.length).toFixed(2)} / ${(r.cpu.clientMs / r.latencies.length).toFixed(2)} |`,
       );
     row('gzip (as Prometheus), Node http client', gz);
     row('gzip (as Prometheus), raw sockets', gzRaw);
+    row('gzip (as Prometheus), C scraper', gzC);
     row('none, Node http client', plain);
     row('none, raw sockets', plainRaw);
+    row('none, C scraper', plainC);
   } finally {
     exporter.kill('SIGTERM');
   }
