@@ -186,6 +186,23 @@ test('gzip for scrapers that accept it; concurrent scrapes share one render', as
   }
 });
 
+test('the direct telemetry path answers as the express route does', async () => {
+  const s = await open();
+  const e = await startExporter({ ...defaultExporterOptions(), listenAddresses: ['127.0.0.1:0'], maxRenderAgeSeconds: 60 }, { source: sessionSource(s), warn: () => {} });
+  try {
+    const base = `http://${e.addresses[0]}`;
+    for (const headers of [{ Accept: 'application/openmetrics-text;version=1.0.0', 'Accept-Encoding': 'gzip' }, { Accept: 'text/plain' }]) {
+      // /metrics goes straight to the handler, /metrics/ (the same route, non-strict) through express.
+      const [direct, routed] = await Promise.all([get(`${base}/metrics`, headers), get(`${base}/metrics/`, headers)]);
+      const keep = (h: Record<string, unknown>) => Object.fromEntries(Object.entries(h).filter(([k]) => k !== 'date'));
+      assert.equal(keep(direct.headers), keep(routed.headers));
+      assert.ok(direct.body.equals(routed.body));
+    }
+  } finally {
+    await e.stop();
+  }
+});
+
 test('a kept render frees its natively written text once gzipped; a plain scrape then gets the text from the gzip', async () => {
   const s = await open();
   let built: Exposition | undefined;

@@ -16,7 +16,7 @@ import { openSource, type SnapshotSource } from './source.ts';
 import { VmDirectory } from './vm-info/directory.ts';
 import { parseListenAddress } from './web/listen-address.ts';
 import { RenderCache, type RenderedMetrics } from './web/render-cache.ts';
-import { buildApp, listen, type RunningServers } from './web/server.ts';
+import { buildApp, listen, requestListener, type RunningServers } from './web/server.ts';
 import { loadWebConfig } from './web/web-config.ts';
 
 export const DEFAULT_LISTEN_ADDRESS = ':9756';
@@ -164,8 +164,8 @@ export async function startExporter(opts: ExporterOptions, deps: ExporterDeps = 
       return { contentType: r.contentType, body: Buffer.concat((await r.body()).chunks).toString('utf8') };
     };
 
-    const app = buildApp({ telemetryPath: opts.telemetryPath, render, notReady: () => source.failure() }, webConfig);
-    servers = await listen(app, addresses, webConfig);
+    const handlers = { telemetryPath: opts.telemetryPath, render, notReady: () => source.failure() };
+    servers = await listen(requestListener(handlers, webConfig, buildApp(handlers, webConfig)), addresses, webConfig);
     if (opts.otlpEndpoint) {
       otlp = startOtlpPush(scraper, {
         endpoint: opts.otlpEndpoint,
