@@ -108,8 +108,10 @@ export interface RenderResult {
   /** Rows of the render's own snapshot, and those the plan did not know (new since it). */
   rows: number;
   unplannedRows: number;
-  /** Time the render took on its thread. */
+  /** Time the render took on its thread: in all, its snapshot (under the session's lock), summing into the children. */
   seconds: number;
+  snapshotSeconds: number;
+  sumSeconds: number;
 }
 
 export interface NativeSession {

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -303,6 +304,8 @@ class RenderWorker : public Napi::AsyncWorker {
     o.Set("rows", static_cast<double>(snapshot_rows_));
     o.Set("unplannedRows", static_cast<double>(unplanned_));
     o.Set("seconds", seconds_);
+    o.Set("snapshotSeconds", snapshot_seconds_);
+    o.Set("sumSeconds", sum_seconds_);
     deferred_.Resolve(o);
   }
   void OnError(const Napi::Error& e) override {
@@ -326,8 +329,19 @@ class RenderWorker : public Napi::AsyncWorker {
     const auto t0 = std::chrono::steady_clock::now();
     const size_t S = bounds_.size() + 1;
     const std::vector<uint16_t> slot_of = classic_slot_table(bounds_);
-    kvmlens::FlatMap<GroupKey, uint32_t, GroupKeyHash> plan(plan_rows_.size() * 2 + 16);
-    for (uint32_t i = 0; i < plan_rows_.size(); i++) plan.find_or_insert(plan_rows_[i].key, i);
+    // Rows keep their order (the analyzer appends; only JS forgets rows, and
+    // it plans afresh then), so row i is usually the plan's row i; a map is
+    // built only when one is not.
+    std::unique_ptr<kvmlens::FlatMap<GroupKey, uint32_t, GroupKeyHash>> plan;
+    const auto planned = [&](size_t i, const GroupKey& gk) -> const PlanRow* {
+      if (!plan) {
+        if (i < plan_rows_.size() && plan_rows_[i].key == gk) return &plan_rows_[i];
+        plan = std::make_unique<kvmlens::FlatMap<GroupKey, uint32_t, GroupKeyHash>>(plan_rows_.size() * 2 + 16);
+        for (uint32_t k = 0; k < plan_rows_.size(); k++) plan->find_or_insert(plan_rows_[k].key, k);
+      }
+      const uint32_t* at = plan->find(gk);
+      return at ? &plan_rows_[*at] : nullptr;
+    };
 
     std::vector<LeanRow> lean;
     std::vector<double> classic;
@@ -339,6 +353,8 @@ class RenderWorker : public Napi::AsyncWorker {
       lean_query(*session_->analyzer, q, slot_of, S, &lean, &classic);
     }
     snapshot_rows_ = lean.size();
+    const auto t1 = std::chrono::steady_clock::now();
+    snapshot_seconds_ = std::chrono::duration<double>(t1 - t0).count();
 
     // Children's slots, counts and sums, summed in the snapshot's row order
     // (the collectors' order, which fixes the floating-point _sum).
@@ -350,12 +366,12 @@ class RenderWorker : public Napi::AsyncWorker {
     }
     for (size_t i = 0; i < lean.size(); i++) {
       const LeanRow& r = lean[i];
-      const uint32_t* at = plan.find(GroupKey{static_cast<int>(r.analysis), r.pid, r.vcpu, r.key, r.info});
-      if (!at) {
+      const PlanRow* found = planned(i, GroupKey{static_cast<int>(r.analysis), r.pid, r.vcpu, r.key, r.info});
+      if (!found) {
         unplanned_++;
         continue;
       }
-      const PlanRow& pr = plan_rows_[*at];
+      const PlanRow& pr = *found;
       if (pr.family == kNoFamily) continue;
       double* s = slots[pr.family].data() + static_cast<size_t>(pr.child) * S;
       const double* c = classic.data() + i * S;
@@ -366,6 +382,8 @@ class RenderWorker : public Napi::AsyncWorker {
     std::vector<double>().swap(classic);
     std::vector<LeanRow>().swap(lean);
 
+    const auto t2 = std::chrono::steady_clock::now();
+    sum_seconds_ = std::chrono::duration<double>(t2 - t1).count();
     Sink sink(gzip_, text_);
     std::string err;
     if (!sink.start(&err)) return SetError(err);
@@ -432,7 +450,7 @@ class RenderWorker : public Napi::AsyncWorker {
   bool gzip_ = true, text_ = false;
   std::string gz_, text_out_;
   size_t text_bytes_ = 0, snapshot_rows_ = 0, unplanned_ = 0;
-  double seconds_ = 0;
+  double seconds_ = 0, snapshot_seconds_ = 0, sum_seconds_ = 0;
 };
 
 }  // namespace
