@@ -191,7 +191,8 @@ test('the direct telemetry path answers as the express route does', async () => 
   const e = await startExporter({ ...defaultExporterOptions(), listenAddresses: ['127.0.0.1:0'], maxRenderAgeSeconds: 60 }, { source: sessionSource(s), warn: () => {} });
   try {
     const base = `http://${e.addresses[0]}`;
-    for (const headers of [{ Accept: 'application/openmetrics-text;version=1.0.0', 'Accept-Encoding': 'gzip' }, { Accept: 'text/plain' }]) {
+    const variants: Record<string, string>[] = [{ Accept: 'application/openmetrics-text;version=1.0.0', 'Accept-Encoding': 'gzip' }, { Accept: 'text/plain' }];
+    for (const headers of variants) {
       // /metrics goes straight to the handler, /metrics/ (the same route, non-strict) through express.
       const [direct, routed] = await Promise.all([get(`${base}/metrics`, headers), get(`${base}/metrics/`, headers)]);
       const keep = (h: Record<string, unknown>) => Object.fromEntries(Object.entries(h).filter(([k]) => k !== 'date'));
