@@ -3,9 +3,10 @@
 // prom-client's per-event Histogram.observe() on the same in-memory events.
 //   npm run bench:exporter            (needs perf and root for the template; loopback only)
 //   npm run bench:exporter -- --load-only [--target-only]   scrape load only [10,024 histograms only]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Histogram, Registry } from 'prom-client';
@@ -16,14 +17,14 @@ import { classicLayout } from '../src/exporter/buckets/classic.ts';
 import { DEFAULT_CLASSIC_BOUNDS_SECONDS, secondsToNs } from '../src/exporter/buckets/native-boundaries.ts';
 import { buildCollectors } from '../src/exporter/collectors/index.ts';
 import { defaultExporterOptions } from '../src/exporter/exporter.ts';
-import { gzipExposition, OPENMETRICS_CONTENT_TYPE, renderExposition } from '../src/exporter/exposition.ts';
+import { gzipExposition, OPENMETRICS_CONTENT_TYPE, renderExposition, renderSpec } from '../src/exporter/exposition.ts';
 import { Scraper } from '../src/exporter/scraper.ts';
 import { sessionSource } from '../src/exporter/source.ts';
 import { VmDirectory } from '../src/exporter/vm-info/directory.ts';
 
 const dir = process.env.KVMLENS_BENCH_DIR ?? '/tmp/kvmlens-bench';
 const root = join(import.meta.dirname, '..');
-const port = 19756;
+const port = Number(process.env.KVMLENS_BENCH_PORT ?? 19756);
 const scrapers = 50;
 const seconds = 10;
 // What Prometheus 2.x/3.x sends when scraping.
@@ -73,6 +74,117 @@ async function load(gzip: boolean) {
   return { latencies, bytes };
 }
 
+/**
+ * One raw keep-alive connection: sends the GET, reads the header up to its
+ * blank line, then counts body bytes up to Content-Length. No parser, no
+ * Buffer kept or joined: the scrapers' own CPU is a fraction of Node's http
+ * client's (which costs ~1.3 ms per 1 MB response), so the load measures
+ * the exporter rather than the scrapers sharing its cores.
+ */
+class RawScraper {
+  private socket!: Socket;
+  private head: Buffer[] = [];
+  private left = -1;
+  private done?: (e?: Error) => void;
+  private readonly request: Buffer;
+
+  constructor(gzip: boolean) {
+    this.request = Buffer.from(
+      `GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: ${PROMETHEUS_ACCEPT}\r\n${gzip ? 'Accept-Encoding: gzip\r\n' : ''}\r\n`,
+    );
+  }
+
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket = connect({ host: '127.0.0.1', port, noDelay: true }, resolve);
+      this.socket.once('error', reject);
+      this.socket.on('data', (c: Buffer) => this.data(c));
+      this.socket.on('close', () => this.done?.(new Error('connection closed')));
+    });
+  }
+
+  private data(c: Buffer) {
+    if (this.left < 0) {
+      this.head.push(c);
+      const all = this.head.length === 1 ? c : Buffer.concat(this.head);
+      const end = all.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const header = all.subarray(0, end).toString('latin1');
+      if (!header.startsWith('HTTP/1.1 200')) return this.done?.(new Error(header.split('\r\n')[0]));
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(header);
+      if (!length) return this.done?.(new Error('no Content-Length'));
+      this.head = [];
+      this.left = Number(length[1]) - (all.length - end - 4);
+    } else {
+      this.left -= c.length;
+    }
+    if (this.left === 0) {
+      this.left = -1;
+      const d = this.done;
+      this.done = undefined;
+      d?.();
+    }
+  }
+
+  /** Resolves once the whole response arrived. */
+  get(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.done = (e) => (e ? reject(e) : resolve());
+      this.socket.write(this.request);
+    });
+  }
+
+  close() {
+    this.socket.destroy();
+  }
+}
+
+/** load() with RawScraper connections instead of Node's http client. */
+async function rawLoad(gzip: boolean) {
+  const conns = Array.from({ length: scrapers }, () => new RawScraper(gzip));
+  await Promise.all(conns.map((c) => c.open()));
+  const latencies: number[] = [];
+  const until = Date.now() + seconds * 1000;
+  await Promise.all(
+    conns.map(async (c) => {
+      while (Date.now() < until) {
+        const t0 = performance.now();
+        await c.get();
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  for (const c of conns) c.close();
+  latencies.sort((a, b) => a - b);
+  return { latencies, bytes: 0 };
+}
+
+/** bench/scrape-load.c built into the bench directory (undefined when no C compiler is there). */
+let cScraperPath: string | undefined | null = null;
+function cScraper(): string | undefined {
+  if (cScraperPath !== null) return cScraperPath;
+  const out = join(dir, 'scrape-load');
+  const r = spawnSync('cc', ['-O2', '-o', out, join(root, 'bench', 'scrape-load.c')], { stdio: 'inherit' });
+  cScraperPath = r.status === 0 ? out : undefined;
+  if (!cScraperPath) console.log('(no C compiler: the C scraper rows are left out)');
+  return cScraperPath;
+}
+
+/** load() with bench/scrape-load.c's scrapers (one thread, epoll), in a process of their own. */
+async function cLoad(gzip: boolean) {
+  const bin = cScraper()!;
+  const child = spawn(bin, [String(port), String(scrapers), String(seconds), gzip ? '1' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const out: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`scrape-load exited with ${code}`);
+  const lines = Buffer.concat(out).toString().trim().split('\n');
+  const cpuMs = Number(lines.pop()!.split(' ')[1]);
+  const bytes = Number(lines.pop()!.split(' ')[1]);
+  const latencies = lines.map(Number).sort((a, b) => a - b);
+  return { latencies, bytes, cpuMs };
+}
+
 /** `maxRenderAge` seconds is passed as --web.max-render-age (0: every scrape renders). */
 async function exporterUnderLoad(file: string, maxRenderAge: number) {
   const exporter = spawn(
@@ -101,21 +213,22 @@ async function exporterUnderLoad(file: string, maxRenderAge: number) {
     }
     if (!ready) throw new Error('exporter did not become ready');
     // Let the replay finish (speed 0: as fast as it reads), so every scrape has the same series.
+    // Warm-up scrapes ask for gzip as Prometheus does (a plain one would
+    // leave its 17 MB text kept with the render, inflating the gzip rows' RSS).
     let before = -1;
     for (;;) {
-      const text = (await scrape(new Agent(), false)).body.toString();
+      const text = gunzipSync((await scrape(new Agent(), true)).body).toString();
       const read = Number(/^kvmlens_events_read_total (\d+)/m.exec(text)?.[1] ?? 0);
       if (read === before) break;
       before = read;
       // Longer than --web.max-render-age, so the next scrape is a new render.
       await new Promise((r) => setTimeout(r, 500 + maxRenderAge * 1000));
     }
-    const one = await scrape(new Agent(), false);
-    const text = one.body.toString();
-    const series = text.split('\n').filter((l) => l.startsWith('kvm_') && /_count[{ ]/.test(l)).length;
     const zipped = await scrape(new Agent(), true);
     if (zipped.encoding !== 'gzip') throw new Error('the exporter did not gzip for Accept-Encoding: gzip');
     const unzipped = gunzipSync(zipped.body).toString();
+    const text = unzipped;
+    const series = text.split('\n').filter((l) => l.startsWith('kvm_') && /_count[{ ]/.test(l)).length;
     if (!unzipped.startsWith('# HELP') || !unzipped.endsWith('# EOF\n')) throw new Error('gzipped body is not an OpenMetrics exposition');
     // One scrape alone that renders (the last render older than the reuse window), best of 5.
     let alone = Infinity;
@@ -131,7 +244,7 @@ async function exporterUnderLoad(file: string, maxRenderAge: number) {
     const status = () => readFileSync(`/proc/${exporter.pid}/status`, 'utf8');
     const kb = (text: string, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)?.[1] ?? 0);
     const idle = status();
-    const measured = async (gzip: boolean) => {
+    const measured = async (gzip: boolean, client: 'node' | 'raw' | 'c' = 'node') => {
       writeFileSync(`/proc/${exporter.pid}/clear_refs`, '5'); // resets VmHWM
       let anon = 0;
       const poll = setInterval(() => {
@@ -148,25 +261,34 @@ async function exporterUnderLoad(file: string, maxRenderAge: number) {
       };
       const e0 = exporterCpu();
       const c0 = process.cpuUsage();
-      const r = await load(gzip);
+      const r = client === 'c' ? await cLoad(gzip) : client === 'raw' ? await rawLoad(gzip) : await load(gzip);
       const c1 = process.cpuUsage(c0);
-      const cpu = { exporterMs: exporterCpu() - e0, clientMs: (c1.user + c1.system) / 1000 };
+      const cpu = { exporterMs: exporterCpu() - e0, clientMs: 'cpuMs' in r ? (r.cpuMs as number) : (c1.user + c1.system) / 1000 };
       clearInterval(poll);
       return { ...r, hwm: kb(status(), 'VmHWM'), anon, cpu };
     };
     const gz = await measured(true);
+    const gzRaw = await measured(true, 'raw');
+    const gzC = cScraper() ? await measured(true, 'c') : undefined;
     const plain = await measured(false);
+    const plainRaw = await measured(false, 'raw');
+    const plainC = cScraper() ? await measured(false, 'c') : undefined;
     console.log(`\n${file}: ${series} histogram series, --web.max-render-age ${maxRenderAge}s, ${scrapers} concurrent scrapers for ${seconds} s each way; exposition ${text.length} bytes, ${zipped.body.length} gzipped;`);
     console.log(`before the load (after the warm-up scrapes): RSS ${(kb(idle, 'VmRSS') / 1024).toFixed(0)} MB (anonymous ${(kb(idle, 'RssAnon') / 1024).toFixed(0)} MB); one scrape alone that renders (gzip): ${alone.toFixed(1)} ms`);
     console.log('| Accept-Encoding | scrapes | p50 ms | p99 ms | peak RSS MB | peak anonymous RSS MB | CPU ms per scrape: exporter / scrapers |');
     console.log('|---|---|---|---|---|---|---|');
-    const row = (name: string, r: typeof gz) =>
+    const row = (name: string, r?: typeof gz) =>
+      r &&
       console.log(
         `| ${name} | ${r.latencies.length} | ${percentile(r.latencies, 0.5).toFixed(1)} | ${percentile(r.latencies, 0.99).toFixed(1)} | ${(r.hwm / 1024).toFixed(0)} | ${(r.anon / 1024).toFixed(0)} | ` +
           `${(r.cpu.exporterMs / r.latencies.length).toFixed(2)} / ${(r.cpu.clientMs / r.latencies.length).toFixed(2)} |`,
       );
-    row('gzip (as Prometheus)', gz);
-    row('none', plain);
+    row('gzip (as Prometheus), Node http client', gz);
+    row('gzip (as Prometheus), raw sockets', gzRaw);
+    row('gzip (as Prometheus), C scraper', gzC);
+    row('none, Node http client', plain);
+    row('none, raw sockets', plainRaw);
+    row('none, C scraper', plainC);
   } finally {
     exporter.kill('SIGTERM');
   }
@@ -308,6 +430,29 @@ async function scrapeBreakdown(file: string) {
   }
   const f = (n: number) => n.toFixed(1);
   console.log(`\none scrape of ${file}, CPU ms (best of 10): snapshot ${f(best.snapshot)}; collectors incl. snapshot ${f(best.collectors)}; text ${f(best.text)}; gzip ${f(best.gzip)}; total ${f(best.collectors + best.text + best.gzip)}`);
+  // What the exporter does: the plan on the event loop (a snapshot of the
+  // rows without slots, the collectors -- reused while the rows stay the
+  // same -- and the spec), then the native render on libuv's pool.
+  const plan = { ids: Infinity, collectors: Infinity, spec: Infinity, render: Infinity, snapshot: Infinity, sum: Infinity };
+  for (let i = 0; i < 10; i++) {
+    let t = cpu();
+    source.snapshot({ buckets: false });
+    plan.ids = Math.min(plan.ids, cpu() - t);
+    t = cpu();
+    const g = await scraper.gatherAsync(false, false, false);
+    plan.collectors = Math.min(plan.collectors, cpu() - t);
+    t = cpu();
+    const spec = await renderSpec(g.families, layout, OPENMETRICS_CONTENT_TYPE, g.snap.rows);
+    plan.spec = Math.min(plan.spec, cpu() - t);
+    const r = await source.render!({ ...spec, gzip: true, text: false });
+    plan.render = Math.min(plan.render, r.seconds * 1000);
+    plan.snapshot = Math.min(plan.snapshot, r.snapshotSeconds * 1000);
+    plan.sum = Math.min(plan.sum, r.sumSeconds * 1000);
+  }
+  console.log(
+    `native render: on the event loop, CPU ms (best of 10): rows snapshot ${f(plan.ids)}; plan (collectors incl. that snapshot, reused after the first) ${f(plan.collectors)}; spec ${f(plan.spec)}; ` +
+      `on libuv's pool (its thread's wall time): ${f(plan.render)} in all, of which snapshot ${f(plan.snapshot)}, summing into children ${f(plan.sum)}, text + gzip the rest`,
+  );
 }
 
 async function main() {

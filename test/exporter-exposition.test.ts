@@ -7,7 +7,10 @@ import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { analyzeFile, type NativeSession } from '../src/core/native.ts';
+import { analyzeFile, jsNumberText, type NativeSession } from '../src/core/native.ts';
+import { buildCollectors } from '../src/exporter/collectors/index.ts';
+import { Scraper } from '../src/exporter/scraper.ts';
+import { VmDirectory } from '../src/exporter/vm-info/directory.ts';
 import { addRowToSlots, classicLayout } from '../src/exporter/buckets/classic.ts';
 import { DEFAULT_CLASSIC_BOUNDS_SECONDS, secondsToNs } from '../src/exporter/buckets/native-boundaries.ts';
 import { defaultExporterOptions, startExporter } from '../src/exporter/exporter.ts';
@@ -18,6 +21,7 @@ import {
   releaseExposition,
   renderExposition,
   type Exposition,
+  renderSpec,
   renderWithPromClient,
 } from '../src/exporter/exposition.ts';
 import type { HistogramChild, MetricFamily } from '../src/exporter/families.ts';
@@ -182,6 +186,24 @@ test('gzip for scrapers that accept it; concurrent scrapes share one render', as
   }
 });
 
+test('the direct telemetry path answers as the express route does', async () => {
+  const s = await open();
+  const e = await startExporter({ ...defaultExporterOptions(), listenAddresses: ['127.0.0.1:0'], maxRenderAgeSeconds: 60 }, { source: sessionSource(s), warn: () => {} });
+  try {
+    const base = `http://${e.addresses[0]}`;
+    const variants: Record<string, string>[] = [{ Accept: 'application/openmetrics-text;version=1.0.0', 'Accept-Encoding': 'gzip' }, { Accept: 'text/plain' }];
+    for (const headers of variants) {
+      // /metrics goes straight to the handler, /metrics/ (the same route, non-strict) through express.
+      const [direct, routed] = await Promise.all([get(`${base}/metrics`, headers), get(`${base}/metrics/`, headers)]);
+      const keep = (h: Record<string, unknown>) => Object.fromEntries(Object.entries(h).filter(([k]) => k !== 'date'));
+      assert.equal(keep(direct.headers), keep(routed.headers));
+      assert.ok(direct.body.equals(routed.body));
+    }
+  } finally {
+    await e.stop();
+  }
+});
+
 test('a kept render frees its natively written text once gzipped; a plain scrape then gets the text from the gzip', async () => {
   const s = await open();
   let built: Exposition | undefined;
@@ -207,6 +229,84 @@ test('a kept render frees its natively written text once gzipped; a plain scrape
   } finally {
     await e.stop();
   }
+});
+
+test('a plan reuses the histogram collectors\' families while the rows stay the same; new rows make a new one', async () => {
+  const s = await analyzeFile('test/fixtures/kvm-amd-sample.data');
+  const o = defaultExporterOptions();
+  const collectors = buildCollectors({ enabled: o.collectors, longExitThresholdSeconds: o.longExitThresholdSeconds, labels: o.labels });
+  const vms = new VmDirectory({ hostPids: false, procfs: '/proc', exitedTtlMs: 0 });
+  const scraper = new Scraper(sessionSource(s), { collectors, layout, seriesLimit: 0, vms });
+  const timeless = (t: string) => t.replace(/^kvmlens_scrape\w*duration_seconds.*$/gm, '');
+  const render = async () => {
+    const g = await scraper.gatherAsync(true, false, false);
+    const r = await s.render({ ...(await renderSpec(g.families, layout, PROMETHEUS_CONTENT_TYPE, g.snap.rows)), gzip: false, text: true });
+    return timeless(r.text!.toString('utf8'));
+  };
+  const reference = async () => timeless(Buffer.concat((await renderExposition(scraper.gather(false).families, layout, PROMETHEUS_CONTENT_TYPE)).chunks).toString('utf8'));
+  const first = await render();
+  assert.is(first, await reference());
+  assert.equal(scraper.planStats, { reused: 0, built: 1 });
+  assert.is(await render(), first);
+  assert.equal(scraper.planStats, { reused: 1, built: 1 });
+  // Rows gone (as when an exited VM's rows are forgotten): planned afresh.
+  const pid = s.query({ analysis: 'all', groupBy: 'vcpu', stats: false }).pid[0];
+  s.forgetPids([pid]);
+  const after = await render();
+  assert.equal(scraper.planStats, { reused: 1, built: 2 });
+  assert.ok(!after.includes(`pid="${pid}"`));
+  assert.is(after, await reference());
+});
+
+test('the native render prints numbers as JavaScript does', () => {
+  const values = [0, -0, 1, 7, 12345678901234, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 1e21, 1.5e21, 1e-6, 1.5e-7, 1e-7, 0.1, 0.3, 1 / 3, 123.456,
+    -2.5e-9, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity, 0.000001234, 1e300, 4.35, 100, 1e20, 123456789012345680000];
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < 3000; i++) {
+    // Sums as the collectors make them (ns / 1e9, added up), and arbitrary magnitudes.
+    values.push(Math.floor(rand() * 2 ** (i % 60)) / 1e9, (rand() - 0.5) * 10 ** ((i % 60) - 30), Math.floor(rand() * 1e6) / 1e9 + Math.floor(rand() * 1e9) / 1e9);
+  }
+  const js = values.map((v) => (Number.isNaN(v) ? 'Nan' : !Number.isFinite(v) ? (v < 0 ? '-Inf' : '+Inf') : String(v)));
+  const native = jsNumberText(Float64Array.from(values)).split('\n');
+  for (let i = 0; i < values.length; i++) assert.is(native[i], js[i], `value ${values[i]}`);
+});
+
+test('the native render writes what renderExposition writes, gzipped or not, with the series limit cutting children', async () => {
+  const s = await open();
+  for (const seriesLimit of [0, 7]) {
+    const collectors = buildCollectors({
+      enabled: { vmexit: true, mmio: true, ioport: true, msr: true },
+      reasonExclude: 'npf',
+      longExitThresholdSeconds: 0.0001,
+      labels: { ioportPort: true, mmioGpa: false, msrIndex: false, topN: 2 },
+    });
+    const vms = new VmDirectory({ hostPids: false, procfs: '/proc', exitedTtlMs: 0 });
+    const scraper = new Scraper(sessionSource(s), { collectors, layout, seriesLimit, vms });
+    for (const ct of [PROMETHEUS_CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE]) {
+      const g = scraper.gather();
+      const mine = Buffer.concat((await renderExposition(g.families, layout, ct)).chunks).toString('utf8');
+      const spec = await renderSpec(g.families, layout, ct, g.snap.rows);
+      const both = await s.render({ ...spec, gzip: true, text: true });
+      assert.is(both.text!.toString('utf8'), mine, `${ct}, limit ${seriesLimit}: text`);
+      assert.is(gunzipSync(both.gzip!).toString('utf8'), mine, `${ct}, limit ${seriesLimit}: gzip`);
+      assert.is(both.textBytes, Buffer.byteLength(mine));
+      assert.is(both.unplannedRows, 0);
+      const zipped = await s.render({ ...spec, gzip: true, text: false });
+      assert.is(zipped.text, undefined);
+      assert.is(gunzipSync(zipped.gzip!).toString('utf8'), mine);
+      const plain = await s.render({ ...spec, gzip: false, text: false });
+      assert.is(plain.gzip, undefined);
+      assert.is(plain.text!.toString('utf8'), mine);
+      // A plan from a slot-less snapshot (as the exporter makes it) gives the same text.
+      const lean = await scraper.gatherAsync(false, false, false); // drops counted once
+      const fromLean = await s.render({ ...(await renderSpec(lean.families, layout, ct, lean.snap.rows)), gzip: false, text: true });
+      const timeless = (t: string) => t.replace(/^kvmlens_scrape\w*duration_seconds.*$/gm, '');
+      assert.is(timeless(fromLean.text!.toString('utf8')), timeless(mine));
+    }
+  }
+  // A malformed spec is a clear error, thrown before anything is queued.
+  assert.throws(() => s.render({ boundsNs: new Float64Array(1), le: [] } as never), /render: boundsNs and le/);
 });
 
 test.run();

@@ -79,10 +79,46 @@ export interface StatColumns {
   classic?: Float64Array;
 }
 
+/**
+ * The exporter's render on libuv's thread pool (native/src/addon/render_worker.cc):
+ * a fresh snapshot's rows summed into the children planned from an earlier
+ * snapshot's rows (`rows`, `rowFamily[i]`/`rowChild[i]`, -1 = not exported),
+ * then `parts` written in order (a string as it is, a number as that histogram
+ * family's text) and gzipped as it is written.
+ */
+export interface RenderSpec {
+  boundsNs: Float64Array;
+  /** `le` label text per bound. */
+  le: readonly string[];
+  rows: Pick<StatColumns, 'analysis' | 'pid' | 'vcpu' | 'key' | 'info'>;
+  rowFamily: Int32Array;
+  rowChild: Int32Array;
+  /** head: "# HELP ...\n# TYPE ... histogram"; labels: per child escaped label text, joined by '\n'. */
+  families: { head: string; name: string; labels: string; children: number }[];
+  parts: (string | number)[];
+  gzip: boolean;
+  /** Also (or, without gzip, only) the plain text. */
+  text: boolean;
+}
+
+export interface RenderResult {
+  gzip?: Buffer;
+  text?: Buffer;
+  textBytes: number;
+  /** Rows of the render's own snapshot, and those the plan did not know (new since it). */
+  rows: number;
+  unplannedRows: number;
+  /** Time the render took on its thread: in all, its snapshot (under the session's lock), summing into the children. */
+  seconds: number;
+  snapshotSeconds: number;
+  sumSeconds: number;
+}
+
 export interface NativeSession {
   info(): RecordingInfo;
   readStats(): ReadStats;
   query(q?: StatQuery): StatColumns;
+  render(spec: RenderSpec): Promise<RenderResult>;
   /** Drops the rows and threads of these processes (exited VMs). */
   forgetPids(pids: number[]): void;
 }
@@ -178,6 +214,7 @@ interface Binding {
     sums: string,
   ): Buffer | undefined;
   releaseHistogramFamilies(buffers: Buffer[]): number;
+  jsNumberText(values: Float64Array): string;
 }
 
 let binding: Binding | undefined;
@@ -267,6 +304,11 @@ export function writeHistogramFamily(
 /** Frees writeHistogramFamily texts now (they read as empty afterwards) and trims the C heap; returns how many were freed. */
 export function releaseHistogramFamilies(buffers: Buffer[]): number {
   return loadBinding().releaseHistogramFamilies(buffers);
+}
+
+/** Tests only: the values as the native render prints them, joined by '\n'. */
+export function jsNumberText(values: Float64Array): string {
+  return loadBinding().jsNumberText(values);
 }
 
 /** Bench only: native per-event aggregation of in-memory (key, duration) events, timed natively. */

@@ -8,7 +8,7 @@ import {
   secondsToNs,
 } from './buckets/native-boundaries.ts';
 import { buildCollectors, type CollectorName } from './collectors/index.ts';
-import { gzipExposition, negotiateContentType, releaseExposition, renderExposition } from './exposition.ts';
+import { gzipExposition, negotiateContentType, releaseExposition, renderExposition, renderSpec } from './exposition.ts';
 import { startOtlpPush, type OtlpPush } from './otlp/push.ts';
 import { dropPrivileges } from './run-as.ts';
 import { Scraper } from './scraper.ts';
@@ -16,7 +16,7 @@ import { openSource, type SnapshotSource } from './source.ts';
 import { VmDirectory } from './vm-info/directory.ts';
 import { parseListenAddress } from './web/listen-address.ts';
 import { RenderCache, type RenderedMetrics } from './web/render-cache.ts';
-import { buildApp, listen, type RunningServers } from './web/server.ts';
+import { buildApp, listen, requestListener, type RunningServers } from './web/server.ts';
 import { loadWebConfig } from './web/web-config.ts';
 
 export const DEFAULT_LISTEN_ADDRESS = ':9756';
@@ -81,7 +81,7 @@ export interface Exporter {
   /** Renders the exposition as a scrape would (single-flight per content type). */
   metrics(accept?: string): Promise<{ contentType: string; body: string }>;
   /** What a scrape gets: the body and, on demand, its gzip (both shared by concurrent scrapes). */
-  render(accept?: string): Promise<RenderedMetrics>;
+  render(accept?: string, gzip?: boolean): Promise<RenderedMetrics>;
   stop(): Promise<void>;
 }
 
@@ -142,20 +142,30 @@ export async function startExporter(opts: ExporterOptions, deps: ExporterDeps = 
     // render is also reused until its snapshot is that old (render-cache.ts).
     const renders = new RenderCache({
       maxAgeMs: opts.maxRenderAgeSeconds * 1000,
-      // In steps, so scrapes served from the kept render meanwhile are not held up by the whole render.
-      build: async (contentType) =>
-        renderExposition((await scraper.gatherAsync()).families, layout, contentType, () => new Promise((r) => setImmediate(r))),
+      build: async (contentType, want) => {
+        if (source.render) {
+          // The collectors plan the children from a snapshot without slots;
+          // the native render takes its own snapshot, sums, writes and
+          // gzips on libuv's thread pool (render_worker.cc).
+          const g = await scraper.gatherAsync(true, false, false);
+          const spec = await renderSpec(g.families, layout, contentType, g.snap.rows);
+          const r = await source.render({ ...spec, gzip: want.gzip, text: want.text || !want.gzip });
+          return { gzip: r.gzip, text: r.text && { chunks: [r.text], length: r.text.length } };
+        }
+        // In steps, so scrapes served from the kept render meanwhile are not held up by the whole render.
+        return renderExposition((await scraper.gatherAsync()).families, layout, contentType, () => new Promise((r) => setImmediate(r)));
+      },
       gzip: gzipExposition,
       release: releaseExposition,
     });
-    const render = (accept?: string) => renders.get(negotiateContentType(accept));
+    const render = (accept?: string, gzip = true) => renders.get(negotiateContentType(accept), gzip);
     const metrics = async (accept?: string) => {
       const r = await render(accept);
       return { contentType: r.contentType, body: Buffer.concat((await r.body()).chunks).toString('utf8') };
     };
 
-    const app = buildApp({ telemetryPath: opts.telemetryPath, render, notReady: () => source.failure() }, webConfig);
-    servers = await listen(app, addresses, webConfig);
+    const handlers = { telemetryPath: opts.telemetryPath, render, notReady: () => source.failure() };
+    servers = await listen(requestListener(handlers, webConfig, buildApp(handlers, webConfig)), addresses, webConfig);
     if (opts.otlpEndpoint) {
       otlp = await startOtlpPush(scraper, {
         endpoint: opts.otlpEndpoint,

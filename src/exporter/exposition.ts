@@ -12,7 +12,7 @@
 import { promisify } from 'node:util';
 import { createGzip, gzip as gzipCallback } from 'node:zlib';
 import { Registry, type Metric, type RegistryContentType } from 'prom-client';
-import { releaseHistogramFamilies, writeHistogramFamily } from '../core/native.ts';
+import { releaseHistogramFamilies, writeHistogramFamily, type RenderSpec, type StatColumns } from '../core/native.ts';
 import type { ClassicLayout } from './buckets/classic.ts';
 import type { HistogramFamily, MetricFamily, ScalarFamily } from './families.ts';
 
@@ -197,6 +197,85 @@ export async function renderExposition(
   }
   chunks.push(Buffer.from(text + (openMetrics ? '\n# EOF\n' : '\n')));
   return { chunks, length: chunks.reduce((n, c) => n + c.length, 0), native };
+}
+
+/** A histogram family's part of a render spec, kept while the family object is reused (scraper.ts' plan). */
+interface FamilySpec {
+  family: RenderSpec['families'][number];
+  /** Snapshot row -> child index, for the rows in the family. */
+  rowIndex: Int32Array;
+  childIndex: Int32Array;
+}
+const familySpecs = new WeakMap<HistogramFamily, FamilySpec>();
+
+function familySpec(f: HistogramFamily): FamilySpec {
+  let fs = familySpecs.get(f);
+  if (fs) return fs;
+  const name = escapeString(f.name);
+  let labels = '';
+  let n = 0;
+  for (const child of f.children) n += child.rows.length;
+  const rowIndex = new Int32Array(n);
+  const childIndex = new Int32Array(n);
+  let k = 0;
+  for (let c = 0; c < f.children.length; c++) {
+    const child = f.children[c];
+    if (c > 0) labels += '\n';
+    labels += labelText(child.labels);
+    for (const row of child.rows) {
+      rowIndex[k] = row;
+      childIndex[k++] = c;
+    }
+  }
+  fs = {
+    family: { head: `# HELP ${name} ${escapeString(f.help)}\n# TYPE ${name} histogram`, name: f.name, labels, children: f.children.length },
+    rowIndex,
+    childIndex,
+  };
+  familySpecs.set(f, fs);
+  return fs;
+}
+
+/**
+ * What the native render (session.render) needs to write the same text as
+ * renderExposition: the histogram families' heads and children's label text,
+ * which child each snapshot row goes to, and the other families' text
+ * between them. `families` were built from the snapshot whose `rows` these
+ * are (the children's `rows` index it); their slots are not used.
+ */
+export async function renderSpec(
+  families: MetricFamily[],
+  layout: ClassicLayout,
+  contentType: string,
+  rows: StatColumns,
+): Promise<Omit<RenderSpec, 'gzip' | 'text'>> {
+  const openMetrics = contentType === OPENMETRICS_CONTENT_TYPE;
+  const separator = openMetrics ? '\n' : '\n\n';
+  const rowFamily = new Int32Array(rows.length).fill(-1);
+  const rowChild = new Int32Array(rows.length);
+  const histograms: RenderSpec['families'] = [];
+  const parts: (string | number)[] = [];
+  let text = '';
+  for (let i = 0; i < families.length; i++) {
+    const f = families[i];
+    if (i > 0) text += separator;
+    if (f.type === 'histogram') {
+      if (text) parts.push(text);
+      text = '';
+      const at = histograms.length;
+      const fs = familySpec(f);
+      for (let k = 0; k < fs.rowIndex.length; k++) {
+        rowFamily[fs.rowIndex[k]] = at;
+        rowChild[fs.rowIndex[k]] = fs.childIndex[k];
+      }
+      histograms.push(fs.family);
+      parts.push(at);
+    } else {
+      text += f.name.startsWith('kvm_') ? scalarTextFast(f, contentType) : await scalarText(f, contentType);
+    }
+  }
+  parts.push(text + (openMetrics ? '\n# EOF\n' : '\n'));
+  return { boundsNs: layout.boundsNs, le: layout.le, rows, rowFamily, rowChild, families: histograms, parts };
 }
 
 /** The exposition prom-client itself would write for these families (reference for tests). */

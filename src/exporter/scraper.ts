@@ -24,9 +24,33 @@ export interface Gathered {
   snap: Snapshot;
 }
 
+/** The plannable collectors' families of the last plan, and what they were made from. */
+interface PlanMemo {
+  rows: Snapshot['rows'];
+  exported: Uint8Array;
+  vmsVersion: number;
+  families: Map<string, MetricFamily[]>;
+}
+
+/** Whether two snapshots have the same rows (identity columns), byte for byte. */
+function sameRows(a: Snapshot['rows'], b: Snapshot['rows']): boolean {
+  if (a.length !== b.length) return false;
+  const bytes = (v: ArrayBufferView) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return (
+    bytes(a.analysis).equals(bytes(b.analysis)) &&
+    bytes(a.pid).equals(bytes(b.pid)) &&
+    bytes(a.vcpu).equals(bytes(b.vcpu)) &&
+    bytes(a.key).equals(bytes(b.key)) &&
+    bytes(a.info).equals(bytes(b.info))
+  );
+}
+
 export class Scraper {
   readonly drops = new SeriesDropCounter();
   private readonly failing = new Set<string>();
+  private memo?: PlanMemo;
+  /** Plans that reused the plannable collectors' families / that built them (for tests and the bench). */
+  readonly planStats = { reused: 0, built: 0 };
 
   constructor(
     readonly source: SnapshotSource,
@@ -39,7 +63,7 @@ export class Scraper {
    * (OTLP's exponential histograms) adds the native buckets to the snapshot.
    */
   gather(countDrops = true, nativeBuckets = !countDrops): Gathered {
-    const steps = this.steps(countDrops, nativeBuckets);
+    const steps = this.steps(countDrops, nativeBuckets, true);
     for (;;) {
       const r = steps.next();
       if (r.done) return r.value;
@@ -49,10 +73,13 @@ export class Scraper {
   /**
    * gather(), letting the event loop run between the snapshot and each
    * collector (so a scrape served from a kept render is not held up for a
-   * whole render).
+   * whole render). `slots` false: the snapshot has no classic slots and the
+   * children's slots stay empty -- the plan for the native render, which
+   * sums the slots itself (the children's counts and sums are this
+   * snapshot's, used only to order children under the series limit).
    */
-  async gatherAsync(countDrops = true, nativeBuckets = !countDrops): Promise<Gathered> {
-    const steps = this.steps(countDrops, nativeBuckets);
+  async gatherAsync(countDrops = true, nativeBuckets = !countDrops, slots = true): Promise<Gathered> {
+    const steps = this.steps(countDrops, nativeBuckets, slots);
     for (;;) {
       const r = steps.next();
       if (r.done) return r.value;
@@ -60,18 +87,41 @@ export class Scraper {
     }
   }
 
-  private *steps(countDrops: boolean, nativeBuckets: boolean): Generator<void, Gathered> {
+  private *steps(countDrops: boolean, nativeBuckets: boolean, slots: boolean): Generator<void, Gathered> {
     const started = performance.now();
-    const snap = this.source.snapshot({ classicBoundsNs: this.opts.layout.boundsNs, buckets: nativeBuckets });
+    const snap = this.source.snapshot({ classicBoundsNs: slots ? this.opts.layout.boundsNs : undefined, buckets: nativeBuckets });
     const ctx = this.context(snap, countDrops);
     const families: MetricFamily[] = [];
     const runs: CollectorRun[] = [];
+    // A plan (no slots) may reuse the plannable collectors' families of the
+    // last plan while the rows, the exported ones and the VMs' identities are
+    // the same and the series limit cut nothing: their children, labels and
+    // rows are then the same (the native render sums the values afresh).
+    const memo = this.memo;
+    const reuse =
+      !slots &&
+      !nativeBuckets &&
+      memo !== undefined &&
+      memo.vmsVersion === this.opts.vms.version &&
+      sameRows(memo.rows, snap.rows) &&
+      Buffer.from(memo.exported).equals(Buffer.from(ctx.exported));
+    const made = new Map<string, MetricFamily[]>();
     for (const c of this.opts.collectors) {
       yield;
       const t0 = performance.now();
       let success = true;
       try {
-        families.push(...c.collect(ctx));
+        const kept = reuse && c.plannable ? memo.families.get(c.name) : undefined;
+        let out: MetricFamily[];
+        if (kept) {
+          out = kept;
+          // Spend the budget as the collector would (it fits: it did with the same rows).
+          for (const f of kept) if (f.type === 'histogram') ctx.budget.admit(c.name, f.children, (x) => x.count);
+        } else {
+          out = c.collect(ctx);
+        }
+        if (c.plannable) made.set(c.name, out);
+        families.push(...out);
         this.failing.delete(c.name);
       } catch (err) {
         success = false;
@@ -79,6 +129,14 @@ export class Scraper {
         this.failing.add(c.name);
       }
       runs.push({ name: c.name, seconds: (performance.now() - t0) / 1e3, success });
+    }
+    if (!slots && !nativeBuckets) {
+      if (reuse) this.planStats.reused++;
+      else this.planStats.built++;
+      const complete = runs.every((r) => r.success);
+      this.memo = !ctx.budget.cut && complete
+        ? { rows: snap.rows, exported: ctx.exported, vmsVersion: this.opts.vms.version, families: made }
+        : undefined;
     }
     families.push(
       ...selfFamilies({

@@ -19,6 +19,8 @@ export class SeriesDropCounter {
 
 export class SeriesBudget {
   private left: number;
+  /** Whether admit() left anything out in this scrape. */
+  cut = false;
 
   constructor(
     readonly limit: number,
@@ -33,6 +35,7 @@ export class SeriesBudget {
       this.left -= items.length;
       return items;
     }
+    this.cut = true;
     const kept = [...items].sort((a, b) => weight(b) - weight(a)).slice(0, Math.max(0, this.left));
     this.drops?.add(collector, items.length - kept.length);
     this.left -= kept.length;

@@ -7,6 +7,8 @@ import {
   type LiveSession,
   type NativeSession,
   type ReadStats,
+  type RenderResult,
+  type RenderSpec,
   type StatColumns,
 } from '../core/native.ts';
 
@@ -32,6 +34,8 @@ export interface SnapshotSource {
    * `buckets` adds the native buckets (for OTLP's exponential histograms).
    */
   snapshot(opts?: SnapshotOptions): Snapshot;
+  /** Renders a scrape natively off the event loop (render_worker.cc), when the source can. */
+  render?(spec: RenderSpec): Promise<RenderResult>;
   /** Frees the native rows of VMs that exited (after their series expired). */
   forget(pids: number[]): void;
   /** Why the source stopped early, if it did. */
@@ -71,6 +75,7 @@ function fromLiveSession(session: LiveSession, kind: 'live' | 'replay'): Snapsho
     kind,
     hostPids: kind === 'live',
     snapshot: (o) => snapshotOf(session, () => session.lostPerCpu(), o),
+    render: (spec) => session.render(spec),
     forget: (pids) => session.forgetPids(pids),
     failure: () => session.sourceError(),
     stop: () => session.stop(),
@@ -99,6 +104,7 @@ export function sessionSource(session: NativeSession, hostPids = false): Snapsho
     kind: 'session',
     hostPids,
     snapshot: (o) => snapshotOf(session, () => new Float64Array(0), o),
+    render: (spec) => session.render(spec),
     forget: (pids) => session.forgetPids(pids),
     failure: () => undefined,
     stop: async () => {},

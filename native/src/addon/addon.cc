@@ -1,6 +1,8 @@
 // Module entry: the native core's whole JS surface.
 #include <napi.h>
 
+#include "addon/render_worker.h"
+
 #include "addon/js_errors.h"
 #include "addon/session_wrap.h"
 
@@ -25,6 +27,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recordDurations", Napi::Function::New(env, kvmlens_addon::RecordDurations));
   exports.Set("writeHistogramFamily", Napi::Function::New(env, kvmlens_addon::WriteHistogramFamily));
   exports.Set("releaseHistogramFamilies", Napi::Function::New(env, kvmlens_addon::ReleaseHistogramFamilies));
+  exports.Set("jsNumberText", Napi::Function::New(env, kvmlens_addon::JsNumberText));
   kvmlens_addon::SessionWrap::Register(env, exports);
   kvmlens_addon::RegisterLive(env, exports);
   kvmlens_addon::RegisterProfile(env, exports);

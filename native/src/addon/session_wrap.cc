@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "addon/js_errors.h"
+#include "addon/lean_query.h"
+#include "addon/render_worker.h"
 #include "core/errors.h"
 #include "core/flat_map.h"
 #include "kvm/stat_query.h"
@@ -80,39 +82,6 @@ bool parse_query(const Napi::Object& opts, StatQuery* q, QueryExtras* extras, st
   return true;
 }
 
-// slot_of[index] = the classic slot of native bucket `index`: the first bound
-// >= the bucket's exclusive upper edge (bounds.size() = above every bound).
-// Same rule as src/exporter/buckets/classic.ts.
-std::vector<uint16_t> classic_slot_table(const std::vector<double>& bounds) {
-  const int n = kvmlens::LatencyHistogram::kOctaves * kvmlens::LatencyHistogram::kSubBuckets;
-  std::vector<uint16_t> slot_of(n);
-  for (int i = 0; i < n; i++) {
-    const double upper = static_cast<double>(kvmlens::LatencyHistogram::upper_bound(i));
-    slot_of[i] = static_cast<uint16_t>(std::lower_bound(bounds.begin(), bounds.end(), upper) - bounds.begin());
-  }
-  return slot_of;
-}
-
-// Adds a histogram's buckets into `slots` (bounds + 1 of them, not cumulative).
-void add_classic(const kvmlens::LatencyHistogram& h, const std::vector<uint16_t>& slot_of, double* slots) {
-  h.add_to_slots(slot_of.data(), slots);
-}
-
-// The exporter's snapshot: grouped per (analysis, pid, vcpu, key, info) with
-// classic slots, count, sum, min, max and long count, straight from the
-// analyzer's rows. Unlike run_stat_query it copies no histogram (so no
-// allocation per row) and computes no percentile.
-struct GroupKeyHash {
-  size_t operator()(const std::tuple<int, int32_t, int64_t, uint64_t, uint32_t>& k) const {
-    uint64_t h = static_cast<uint64_t>(std::get<0>(k)) * 0x9E3779B97F4A7C15ULL;
-    h ^= static_cast<uint64_t>(static_cast<uint32_t>(std::get<1>(k))) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
-    h ^= static_cast<uint64_t>(std::get<2>(k)) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
-    h ^= std::get<3>(k) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
-    h ^= static_cast<uint64_t>(std::get<4>(k)) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
-    return static_cast<size_t>(h ^ (h >> 29));
-  }
-};
-
 // (analysis, key, info) -> the row name, made into a JS string once per
 // query: 30,000 rows share a few hundred names.
 struct NameKey {
@@ -132,18 +101,38 @@ struct CachedName {
   bool known;
 };
 
-struct LeanRow {
-  kvmlens::Analysis analysis;
-  int32_t pid;
-  int64_t vcpu;
-  uint64_t key;
-  uint32_t info;
-  uint64_t long_count, count, sum, min, max;
-};
+Napi::Float64Array column(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a[i] = v[i];
+  return a;
+}
 
+}  // namespace
+
+// slot_of[index] = the classic slot of native bucket `index`: the first bound
+// >= the bucket's exclusive upper edge (bounds.size() = above every bound).
+// Same rule as src/exporter/buckets/classic.ts.
+std::vector<uint16_t> classic_slot_table(const std::vector<double>& bounds) {
+  const int n = kvmlens::LatencyHistogram::kOctaves * kvmlens::LatencyHistogram::kSubBuckets;
+  std::vector<uint16_t> slot_of(n);
+  for (int i = 0; i < n; i++) {
+    const double upper = static_cast<double>(kvmlens::LatencyHistogram::upper_bound(i));
+    slot_of[i] = static_cast<uint16_t>(std::lower_bound(bounds.begin(), bounds.end(), upper) - bounds.begin());
+  }
+  return slot_of;
+}
+
+// Adds a histogram's buckets into `slots` (bounds + 1 of them, not cumulative).
+static void add_classic(const kvmlens::LatencyHistogram& h, const std::vector<uint16_t>& slot_of, double* slots) {
+  h.add_to_slots(slot_of.data(), slots);
+}
+
+// The exporter's snapshot: grouped per (analysis, pid, vcpu, key, info) with
+// classic slots, count, sum, min, max and long count, straight from the
+// analyzer's rows. Unlike run_stat_query it copies no histogram (so no
+// allocation per row) and computes no percentile.
 void lean_query(const kvmlens::KvmAnalyzer& analyzer, const StatQuery& q, const std::vector<uint16_t>& slot_of,
                 size_t slot_count, std::vector<LeanRow>* out, std::vector<double>* classic) {
-  using GroupKey = std::tuple<int, int32_t, int64_t, uint64_t, uint32_t>;
   kvmlens::FlatMap<GroupKey, size_t, GroupKeyHash> index(analyzer.rows().size() + 16);
   const bool keep_pid = q.group_by != GroupBy::kKey;
   const bool keep_vcpu = q.group_by == GroupBy::kVcpuKey;
@@ -176,19 +165,13 @@ void lean_query(const kvmlens::KvmAnalyzer& analyzer, const StatQuery& q, const 
   }
 }
 
-Napi::Float64Array column(Napi::Env env, const std::vector<double>& v) {
-  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); i++) a[i] = v[i];
-  return a;
-}
-
-}  // namespace
 
 void SessionWrap::Register(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = DefineClass(env, "NativeSession",
                                     {InstanceMethod("info", &SessionWrap::Info),
                                      InstanceMethod("readStats", &SessionWrap::ReadStats),
                                      InstanceMethod("query", &SessionWrap::Query),
+                                     InstanceMethod("render", &SessionWrap::Render),
                                      InstanceMethod("stop", &SessionWrap::Stop),
                                      InstanceMethod("resetStats", &SessionWrap::ResetStats),
                                      InstanceMethod("forgetPids", &SessionWrap::ForgetPids),
@@ -356,6 +339,8 @@ Napi::Value SessionWrap::ReadStats(const Napi::CallbackInfo& info) {
   o.Set("unpaired", static_cast<double>(analysis_->analyzer->unpaired()));
   return o;
 }
+
+Napi::Value SessionWrap::Render(const Napi::CallbackInfo& info) { return StartRender(info, analysis_.get()); }
 
 Napi::Value SessionWrap::Query(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -22,6 +22,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value ReadStats(const Napi::CallbackInfo& info);
   Napi::Value Query(const Napi::CallbackInfo& info);
+  Napi::Value Render(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value ResetStats(const Napi::CallbackInfo& info);
   Napi::Value ForgetPids(const Napi::CallbackInfo& info);

@@ -22,6 +22,14 @@ export interface ScrapeContext {
 
 export interface Collector {
   readonly name: string;
+  /**
+   * Its families depend only on which rows the snapshot has (their identity:
+   * analysis, pid, vcpu, key, info), which are exported, and the series
+   * budget -- not on the rows' values (beyond ordering children when the
+   * budget cuts). The native render's plan may then reuse them while those
+   * stay the same (scraper.ts).
+   */
+  readonly plannable?: boolean;
   collect(ctx: ScrapeContext): MetricFamily[];
 }
 

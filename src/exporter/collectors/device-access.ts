@@ -19,6 +19,8 @@ export interface DeviceAccessSpec {
 export function deviceAccessCollector(spec: DeviceAccessSpec): Collector {
   return {
     name: spec.collector,
+    // The sticky top-N only admits keys it has not seen; with the same rows it sees none.
+    plannable: true,
     collect(ctx: ScrapeContext): MetricFamily[] {
       const { rows } = ctx.snap;
       if (spec.keyLabel) {

@@ -6,6 +6,7 @@ import { ANALYSIS_CODE, addRow, type Collector, type ScrapeContext } from './col
 export function vmexitCollector(keepReason: (reason: string) => boolean): Collector {
   return {
     name: 'vmexit',
+    plannable: true,
     collect(ctx: ScrapeContext): MetricFamily[] {
       const { rows } = ctx.snap;
       const builder = new HistogramBuilder(ctx.layout.boundsNs.length + 1);

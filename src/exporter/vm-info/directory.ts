@@ -58,6 +58,8 @@ export class VmDirectory {
   private readonly goneSince = new Map<number, number>();
   private lastLivenessCheck = -Infinity;
   private readonly now: () => number;
+  /** Goes up whenever a known pid's identity is dropped (so labels made from it may be stale). */
+  version = 0;
 
   constructor(private readonly opts: VmDirectoryOptions) {
     this.now = opts.now ?? Date.now;
@@ -77,7 +79,12 @@ export class VmDirectory {
    * forgets pids the snapshot no longer has (keeps memory bounded by it).
    */
   refresh(pids: Set<number>) {
-    for (const pid of this.known.keys()) if (!pids.has(pid)) this.known.delete(pid);
+    for (const pid of this.known.keys()) {
+      if (!pids.has(pid)) {
+        this.known.delete(pid);
+        this.version++;
+      }
+    }
     for (const pid of this.goneSince.keys()) if (!pids.has(pid)) this.goneSince.delete(pid);
     if (!this.opts.hostPids) return;
     const now = this.now();
@@ -86,7 +93,10 @@ export class VmDirectory {
     for (const pid of pids) {
       if (existsSync(join(this.opts.procfs, String(pid)))) {
         // Back after being gone: a new process reusing the pid, so read its identity anew.
-        if (this.goneSince.delete(pid)) this.known.delete(pid);
+        if (this.goneSince.delete(pid)) {
+          this.known.delete(pid);
+          this.version++;
+        }
       } else if (!this.goneSince.has(pid)) {
         this.goneSince.set(pid, now);
       }

@@ -18,6 +18,10 @@
 // - Only the gzip of a kept render is held once it exists; a scrape without
 //   Accept-Encoding: gzip then gets the text back by gunzip (~1/5 of a
 //   render's cost), unless an earlier one already asked for the text.
+// - A build may produce the gzip itself (the native render streams the text
+//   through deflate, so no whole text exists): it is told which of text and
+//   gzip the scrapes that joined before it started asked for; a later scrape
+//   that wants the other gets it by gzip or gunzip of what there is.
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback } from 'node:zlib';
@@ -33,11 +37,20 @@ export interface RenderedMetrics {
   gzip(): Promise<Buffer>;
 }
 
+/** What a build may return instead of a text: its gzip, its text, or both. */
+export interface BuiltRender {
+  text?: Exposition;
+  gzip?: Buffer;
+}
+
 export interface RenderCacheOptions {
   /** Longest time after a render's snapshot that the render is served; 0 = never reused. */
   maxAgeMs: number;
-  /** Builds the text for a content type (snapshot + collectors + exposition). */
-  build(contentType: string): Promise<Exposition>;
+  /**
+   * Builds the text for a content type (snapshot + collectors + exposition),
+   * or its gzip; `want` says which the scrapes so far asked for.
+   */
+  build(contentType: string, want: { gzip: boolean; text: boolean }): Promise<Exposition | BuiltRender>;
   /** gzips a text. */
   gzip(body: Exposition): Promise<Buffer>;
   /** Frees a text no response will send (optional). */
@@ -67,24 +80,32 @@ export class RenderCache {
     this.now = opts.now ?? (() => performance.now());
   }
 
-  /** The render a scrape of `contentType` arriving now gets. */
-  get(contentType: string): Promise<RenderedMetrics> {
+  /**
+   * The render a scrape of `contentType` arriving now gets; `gzip` says
+   * whether the scrape will send the gzip (default) or the text.
+   */
+  get(contentType: string, gzip = true): Promise<RenderedMetrics> {
     const arrived = this.now();
     const { maxAgeMs } = this.opts;
+    const ask = (r: Render) => {
+      if (gzip) r.gzipAsked = true;
+      else r.textAsked = true;
+      return r.result;
+    };
     const kept = this.kept.get(contentType);
     if (kept && arrived - kept.snapshotAt <= maxAgeMs) {
       if (arrived - kept.snapshotAt > maxAgeMs / 2 && !this.refreshing.has(contentType) && !this.inFlight.has(contentType)) {
-        this.refresh(contentType, kept);
+        this.refresh(contentType, kept, gzip);
       }
-      return kept.result;
+      return ask(kept);
     }
     if (kept) this.kept.delete(contentType);
     // A render in flight is shared (as with N = 0); a background one if its snapshot is at most N old.
     const pending = this.inFlight.get(contentType);
-    if (pending) return pending.result;
+    if (pending) return ask(pending);
     const refreshing = this.refreshing.get(contentType);
-    if (refreshing && (refreshing.snapshotAt === Infinity || arrived - refreshing.snapshotAt <= maxAgeMs)) return refreshing.result;
-    return this.start(contentType, false).result;
+    if (refreshing && (refreshing.snapshotAt === Infinity || arrived - refreshing.snapshotAt <= maxAgeMs)) return ask(refreshing);
+    return ask(this.start(contentType, false));
   }
 
   /** Renders kept or in flight (for tests and memory accounting). */
@@ -92,8 +113,8 @@ export class RenderCache {
     return this.kept.size + this.inFlight.size + this.refreshing.size;
   }
 
-  private refresh(contentType: string, previous: Render) {
-    const r = this.start(contentType, true, previous.gzipAsked, previous.textAsked);
+  private refresh(contentType: string, previous: Render, gzip: boolean) {
+    const r = this.start(contentType, true, previous.gzipAsked || gzip, previous.textAsked || !gzip);
     this.refreshing.set(contentType, r);
     const done = () => {
       if (this.refreshing.get(contentType) === r) this.refreshing.delete(contentType);
@@ -110,6 +131,7 @@ export class RenderCache {
     const { maxAgeMs } = this.opts;
     let text: Exposition | undefined;
     let gzipped: Promise<Buffer> | undefined;
+    let nativeGzip: Buffer | undefined;
     let textBack: Promise<Exposition> | undefined;
     let settle!: () => void;
     let fail!: (e: unknown) => void;
@@ -130,18 +152,24 @@ export class RenderCache {
     r.result = (async () => {
       if (!background) await pollOnce();
       r.snapshotAt = this.now();
-      const built = await this.opts.build(contentType);
+      const made = await this.opts.build(contentType, { gzip: r.gzipAsked, text: r.textAsked });
+      const built: Exposition | undefined = 'chunks' in made ? made : made.text;
+      if (!('chunks' in made)) nativeGzip = made.gzip;
       text = built;
       const gzip = () => {
         if (!gzipped) {
           r.gzipAsked = true;
-          gzipped = this.opts.gzip(built);
+          if (nativeGzip) {
+            gzipped = Promise.resolve(nativeGzip);
+            return gzipped;
+          }
+          gzipped = this.opts.gzip(built!);
           // The text is not needed once the gzip exists, unless a scrape asked for it.
           gzipped.then(() => {
             if (maxAgeMs > 0 && !r.textAsked) {
               text = undefined;
               // Nothing will send the text: free it now rather than at some later collection.
-              this.opts.release?.(built);
+              this.opts.release?.(built!);
             }
           }, () => {});
           if (!background && !this.inFlight.has(contentType) && !this.kept.has(contentType)) this.inFlight.set(contentType, r);
@@ -152,7 +180,7 @@ export class RenderCache {
       const body = () => {
         r.textAsked = true;
         if (text) return Promise.resolve(text);
-        textBack ??= gzipped!.then((z) => gunzipAsync(z)).then((b) => ({ chunks: [b], length: b.length }));
+        textBack ??= gzip().then((z) => gunzipAsync(z)).then((b) => ({ chunks: [b], length: b.length }));
         return textBack;
       };
       return { contentType, body, gzip };
