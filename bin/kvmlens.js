@@ -1,5 +1,9 @@
 #!/usr/bin/env node
+import { prepareExporterProcess } from '../dist/cli/early-exporter.js';
 import { earlyReportUntaken, startEarlyReport } from '../dist/cli/early-report.js';
+
+// `exporter`: fewer malloc arenas, set before any thread allocates.
+prepareExporterProcess(process.argv.slice(2));
 
 // `stat report` reads its file on a native thread while the CLI loads.
 startEarlyReport(process.argv.slice(2));

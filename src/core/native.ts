@@ -215,6 +215,7 @@ interface Binding {
   ): Buffer | undefined;
   releaseHistogramFamilies(buffers: Buffer[]): number;
   jsNumberText(values: Float64Array): string;
+  limitMallocArenas(n: number): boolean;
 }
 
 let binding: Binding | undefined;
@@ -325,3 +326,8 @@ export function recordDurations(
  * perf's running mean and variance (AnalyzerOptions::moments = false), 'oneByOne' record() per event.
  */
 export type RecordMode = 'batched' | 'noMoments' | 'oneByOne';
+
+/** At most `n` glibc malloc arenas in this process (unless MALLOC_ARENA_MAX is set): see native/src/addon/malloc_arenas.cc. */
+export function limitMallocArenas(n: number): boolean {
+  return loadBinding().limitMallocArenas(n);
+}

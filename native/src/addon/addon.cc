@@ -15,6 +15,7 @@ void RegisterProfile(Napi::Env env, Napi::Object exports);
 Napi::Value WriteHistogramFamily(const Napi::CallbackInfo& info);
 Napi::Value ReleaseHistogramFamilies(const Napi::CallbackInfo& info);
 Napi::Value RecordDurations(const Napi::CallbackInfo& info);
+Napi::Value LimitMallocArenas(const Napi::CallbackInfo& info);
 }
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -27,6 +28,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recordDurations", Napi::Function::New(env, kvmlens_addon::RecordDurations));
   exports.Set("writeHistogramFamily", Napi::Function::New(env, kvmlens_addon::WriteHistogramFamily));
   exports.Set("releaseHistogramFamilies", Napi::Function::New(env, kvmlens_addon::ReleaseHistogramFamilies));
+  exports.Set("limitMallocArenas", Napi::Function::New(env, kvmlens_addon::LimitMallocArenas));
   exports.Set("jsNumberText", Napi::Function::New(env, kvmlens_addon::JsNumberText));
   kvmlens_addon::SessionWrap::Register(env, exports);
   kvmlens_addon::RegisterLive(env, exports);
