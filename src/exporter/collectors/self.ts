@@ -66,7 +66,7 @@ export function selfFamilies(s: SelfState): MetricFamily[] {
       'Whether each collector succeeded in this scrape.',
       s.runs.map((r) => ({ labels: { collector: r.name }, value: r.success ? 1 : 0 })),
     ),
-    gauge('kvmlens_scrape_duration_seconds', 'Time to take the native snapshot and build every family of this scrape.', [
+    gauge('kvmlens_scrape_duration_seconds', 'Time the event loop spent planning the families of this render (the native render itself, on the thread pool, is not in it).', [
       { labels: {}, value: s.scrapeSeconds },
     ]),
   ];
