@@ -525,4 +525,21 @@ test('-e with an event this machine cannot open, or an unknown name, is a one-li
   }
 });
 
+test('-e under --host/--guest/--no-guest: names and exclude bits as perf kvm record gives them', () => {
+  if (why) return skip('-e with host/guest flags');
+  const events = 'cpu-clock:u,cpu-clock:k,cpu-clock:uk,page-faults';
+  for (const flags of [[], ['--guest'], ['--host'], ['--host', '--no-guest']]) {
+    const ours = join(dir, 'hg.data');
+    const theirs = join(dir, 'hg-perf.data');
+    const rec = kvmlens([...flags, 'record', '-o', ours, '-e', events, '--', 'true']);
+    assert.is(rec.status, 0, rec.stderr);
+    const prec = perf(['kvm', ...flags, 'record', '-o', theirs, '-e', events, '--', 'true']);
+    assert.is(prec.status, 0, prec.stderr);
+    const a = evAttrs(ours);
+    const b = evAttrs(theirs);
+    assert.equal([...a.keys()], [...b.keys()], flags.join(' '));
+    for (const [name, attr] of b) assert.equal(a.get(name), attr, `${flags.join(' ')} ${name}`);
+  }
+});
+
 test.run();

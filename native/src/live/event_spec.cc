@@ -64,6 +64,7 @@ void apply_modifiers(EventSpec* e, const std::string& mods) {
     else syntax_error(e->name, std::string("unsupported event modifier '") + c + "' (kvmlens takes u, k and h)");
   }
   if (u || k || h) {
+    e->modified = true;
     e->exclude_user = !u;
     e->exclude_kernel = !k;
     e->exclude_hv = !h;

@@ -15,6 +15,7 @@ struct EventSpec {
   uint64_t config = 0;     // the event, or the tracepoint id
   std::string tracepoint;  // "sched:sched_switch" for tracepoints
   bool exclude_user = false, exclude_kernel = false, exclude_hv = false;
+  bool modified = false;  // u, k or h given: perf then leaves exclude_host clear (see sampling_source.cc)
 };
 
 // Splits every argument at commas and resolves each event; throws

@@ -156,6 +156,13 @@ SamplingSource::SamplingSource(const SamplingOptions& options) : options_(option
         attr.exclude_user = e.exclude_user ? 1 : 0;
         attr.exclude_kernel = (e.exclude_kernel || eff.exclude_kernel) ? 1 : 0;
         attr.exclude_hv = e.exclude_hv ? 1 : 0;
+        if (e.modified) {
+          // perf kvm's host/guest choice reaches a u/k/h-modified event only
+          // through u: --no-guest then excludes the guest; the host is never
+          // excluded (perf 6.1, checked with perf kvm [--host [--no-guest]]).
+          attr.exclude_host = 0;
+          attr.exclude_guest = (options.exclude_guest && !e.exclude_user) ? 1 : 0;
+        }
         const int fd = open_event(&attr, targets[0], cpus[0]);
         if (fd < 0) {
           const int err = errno;
@@ -174,7 +181,7 @@ SamplingSource::SamplingSource(const SamplingOptions& options) : options_(option
         }
         std::string name = e.name;
         if (eff.exclude_kernel && !e.exclude_kernel) name += name.find(':') == std::string::npos ? ":u" : "u";
-        if (options.exclude_host && !options.exclude_guest) name += ":G";
+        // Named as given, as perf names parsed events (no :G for guest-only).
         if (e.type == PERF_TYPE_TRACEPOINT) tracepoints_.push_back(e.tracepoint);
         kernel_attrs_.push_back(attr);
         names.push_back(name);
