@@ -542,4 +542,18 @@ test('-e under --host/--guest/--no-guest: names and exclude bits as perf kvm rec
   }
 });
 
+test('record -o - to a slow reader (a full, non-blocking pipe) waits for it: perf script reads every record', () => {
+  if (why) return skip('record to a slow pipe');
+  // Node's standard output pipe is non-blocking; the writer must wait on
+  // EAGAIN, not drop data ("writing to standard output failed" / "bad event header size").
+  for (const ev of [['-e', 'sched:sched_switch'], []]) {
+    const r = spawnSync('sh', ['-c', `'${process.execPath}' '${cli}' --host record -o - ${ev.join(' ')} -a -- sleep 0.5 | (sleep 1.5; perf script -i - > /dev/null)`], {
+      cwd: dir, env: { ...process.env, HOME: home }, encoding: 'utf8', timeout: 60_000,
+    });
+    assert.is(r.status, 0, r.stderr);
+    assert.not.match(r.stderr, /failed|bad event|Error/, r.stderr);
+    assert.match(r.stderr, /Captured and wrote [\d.]+ MB to standard output/);
+  }
+});
+
 test.run();
