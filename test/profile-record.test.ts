@@ -556,4 +556,25 @@ test('record -o - to a slow reader (a full, non-blocking pipe) waits for it: per
   }
 });
 
+test('-F and -c apply to -e tracepoints as perf applies them (period 1 otherwise)', () => {
+  if (why) return skip('-F/-c with tracepoints');
+  if (!existsSync('/sys/kernel/tracing/events/sched/sched_switch/id')) return console.log('skip: -F/-c with tracepoints: needs tracefs with sched:sched_switch');
+  for (const rate of [['-F', '100'], ['-c', '7'], []]) {
+    const ours = join(dir, 'rate.data');
+    const theirs = join(dir, 'rate-perf.data');
+    const args = [...rate, '-e', 'sched:sched_switch,cpu-clock', '-a', '--', 'sleep', '0.1'];
+    const rec = kvmlens(['--host', 'record', '-o', ours, ...args]);
+    assert.is(rec.status, 0, rec.stderr);
+    const prec = perf(['kvm', '--host', 'record', '-o', theirs, ...args]);
+    assert.is(prec.status, 0, prec.stderr);
+    const a = evAttrs(ours);
+    const b = evAttrs(theirs);
+    assert.equal([...a.keys()], [...b.keys()], rate.join(' '));
+    // kvmlens samples always carry PERIOD; perf leaves it out for a fixed
+    // -c period on non-tracepoint events (the attr's period is the same).
+    const noPeriod = (x: EvAttr | undefined) => x && { ...x, sampleType: x.sampleType.split('|').filter((t) => rate[0] !== '-c' || t !== 'PERIOD').join('|') };
+    for (const [name, attr] of b) assert.equal(noPeriod(a.get(name)), noPeriod(attr), `${rate.join(' ')} ${name}`);
+  }
+});
+
 test.run();

@@ -159,6 +159,7 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
       freq: opts.count === undefined ? (opts.freq ?? 4000) : undefined,
       period: opts.count,
       events: opts.event,
+      freqGiven: opts.freq !== undefined,
       excludeHost: !host,
       excludeGuest: !guest,
       enableOnExec: gated !== undefined,

@@ -152,6 +152,7 @@ async function runTop(command: string[], opts: TopOptions, g: GlobalOptions): Pr
       freq,
       period: opts.count,
       events: opts.event,
+      freqGiven: opts.freq !== undefined,
       excludeHost: !host,
       excludeGuest: !guest,
       enableOnExec: gated !== undefined,

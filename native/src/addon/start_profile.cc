@@ -142,6 +142,7 @@ kvmlens::ProfileTarget target_from(const Napi::Object& o) {
   }
   Napi::Value freq = o.Get("freq"), period = o.Get("period"), pages = o.Get("mmapPages");
   if (freq.IsNumber()) t.sampling.freq = static_cast<uint64_t>(freq.As<Napi::Number>().Int64Value());
+  t.sampling.freq_given = flag(o, "freqGiven", false);
   if (period.IsNumber()) t.sampling.period = static_cast<uint64_t>(period.As<Napi::Number>().Int64Value());
   if (pages.IsString() || pages.IsNumber())
     t.sampling.mmap_pages = kvmlens::parse_mmap_pages(pages.ToString().Utf8Value(),
@@ -159,7 +160,8 @@ kvmlens::ProfileTarget target_from(const Napi::Object& o) {
 // Options: output, systemWide, tids, synthPids, freq, period, excludeHost,
 // excludeGuest, enableOnExec, mmapPages, cmdline, guestmount, guestkallsyms,
 // guestmodules, guestvmlinux, hardware (false: cpu-clock straight away),
-// events (perf's -e strings; none: cycles, else cpu-clock).
+// events (perf's -e strings; none: cycles, else cpu-clock), freqGiven (-F on
+// the command line: tracepoints take it instead of period 1).
 Napi::Value StartProfileRecord(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject() || !info[0].As<Napi::Object>().Get("output").IsString()) {

@@ -148,9 +148,12 @@ SamplingSource::SamplingSource(const SamplingOptions& options) : options_(option
         perf_event_attr attr = base_attr(eff, e.type, e.config, wakeup);
         if (i > 0) attr.mmap = attr.mmap2 = attr.comm = attr.comm_exec = attr.task = 0;
         if (e.type == PERF_TYPE_TRACEPOINT) {
-          // perf samples every tracepoint hit (period 1) with its raw payload.
-          attr.freq = 0;
-          attr.sample_period = options.period ? options.period : 1;
+          // perf samples every tracepoint hit (period 1) with its raw
+          // payload, unless -c or -F is given.
+          if (!options.period && !options.freq_given) {
+            attr.freq = 0;
+            attr.sample_period = 1;
+          }
           attr.sample_type |= PERF_SAMPLE_RAW;
         }
         attr.exclude_user = e.exclude_user ? 1 : 0;

@@ -24,6 +24,7 @@ struct SamplingOptions {
   bool exclude_guest = false;      // perf kvm: --no-guest
   bool exclude_kernel = false;     // set by the source itself when only user space is allowed
   uint64_t freq = 4000;            // samples per second (perf -F); used when period == 0
+  bool freq_given = false;         // -F on the command line: tracepoints take it too, as perf's
   uint64_t period = 0;             // fixed period (perf -c)
   bool system_wide = true;         // every task on every CPU
   std::vector<int32_t> tids;       // without system_wide: these threads (children inherit)
