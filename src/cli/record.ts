@@ -26,6 +26,12 @@ interface RecordCliOptions extends GuestOptions {
   mmapPages: string;
   buildidCache: boolean;
   verbose?: boolean;
+  event?: string[];
+}
+
+/** -e is repeatable, each value comma separated (split natively). */
+export function collectEvents(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
 }
 
 function positiveInt(name: string) {
@@ -39,7 +45,7 @@ export function recordCommand(globals: () => GlobalOptions): Command {
   const cmd = new Command('record')
     .summary('record a sampling profile into a perf.data file (perf kvm record)')
     .description(
-      'Samples cycles (cpu-clock where there is no hardware PMU) and writes a perf.data file that ' +
+      'Samples cycles (cpu-clock where there is no hardware PMU), or the -e events, and writes a perf.data file that ' +
         '`perf report` and `perf buildid-list` read. Guest samples unless --host (perf kvm\'s default): ' +
         '--guest excludes the host, --host --no-guest excludes the guest, --host alone takes both.',
     )
@@ -47,6 +53,8 @@ export function recordCommand(globals: () => GlobalOptions): Command {
     .option('-o, --output <file>', 'output file (default: perf.data.guest, perf.data.kvm with --host, perf.data.host with --host --no-guest)')
     .option('-a, --all-cpus', 'system-wide collection from all CPUs (the default without a command or -p)')
     .option('-p, --pid <pids>', 'only these processes (comma separated), their threads and new children', parsePidList)
+    .option('-e, --event <event>', 'event to sample, as perf record -e (repeatable, comma separated): cpu-clock, ' +
+      'page-faults, ... (`perf list`), a tracepoint SUBSYS:NAME, with :u/:k; default cycles, else cpu-clock', collectEvents)
     .option('-F, --freq <hz>', 'samples per second', positiveInt('-F'))
     .option('-c, --count <n>', 'sample every n-th event (a fixed period instead of -F)', positiveInt('-c'))
     .option('-m, --mmap-pages <pages>', 'ring buffer size per CPU: pages (power of two) or size with B/K/M/G', '512')
@@ -58,6 +66,8 @@ export function recordCommand(globals: () => GlobalOptions): Command {
       '\nExamples:\n' +
         '  kvmlens --host record -- ./workload          # perf.data.kvm; then: perf report -i perf.data.kvm\n' +
         '  kvmlens --guestmount=/guests record -a -- sleep 10\n' +
+        '  kvmlens --host record -e cpu-clock -e page-faults -- ./workload\n' +
+        '  kvmlens --host record -e sched:sched_switch -a -- sleep 1   # tracepoints: every hit, raw payload\n' +
         '  kvmlens --host --no-guest record -p $(pidof qemu-system-x86_64)   # Ctrl-C to stop\n',
     )
     .action(async (command: string[], opts: RecordCliOptions) => {
@@ -148,6 +158,8 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
       synthPids,
       freq: opts.count === undefined ? (opts.freq ?? 4000) : undefined,
       period: opts.count,
+      events: opts.event,
+      freqGiven: opts.freq !== undefined,
       excludeHost: !host,
       excludeGuest: !guest,
       enableOnExec: gated !== undefined,

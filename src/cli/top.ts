@@ -15,11 +15,12 @@ import type { GlobalOptions } from './global-options.ts';
 import { addGuestOptions, guestOptions, hostGuest, type GuestOptions } from './guest-options.ts';
 import { warn } from './output.ts';
 import { parsePidList } from './parse.ts';
-import { alive, profileTargets } from './record.ts';
+import { alive, collectEvents, profileTargets } from './record.ts';
 
 interface TopOptions extends GuestOptions {
   delay: number;
   allCpus?: boolean;
+  event?: string[];
   pid?: number[];
   freq?: number;
   count?: number;
@@ -69,6 +70,7 @@ export function topCommand(globals: () => GlobalOptions): Command {
     .option('-d, --delay <secs>', 'seconds between refreshes', positiveNumber('-d', false), 2)
     .option('-a, --all-cpus', 'system-wide collection from all CPUs (the default)')
     .option('-p, --pid <pids>', 'only these processes (comma separated)', parsePidList)
+    .option('-e, --event <event>', 'event to sample, as perf top -e (repeatable, comma separated; the first is shown)', collectEvents)
     .option('-F, --freq <hz>', 'samples per second (default 4000)', positiveNumber('-F', true))
     .option('-c, --count <n>', 'sample every n-th event instead of -F', positiveNumber('-c', true))
     .option('-m, --mmap-pages <pages>', 'ring buffer size per CPU: pages (power of two) or size with B/K/M/G', '512')
@@ -149,6 +151,8 @@ async function runTop(command: string[], opts: TopOptions, g: GlobalOptions): Pr
       synthPids,
       freq,
       period: opts.count,
+      events: opts.event,
+      freqGiven: opts.freq !== undefined,
       excludeHost: !host,
       excludeGuest: !guest,
       enableOnExec: gated !== undefined,

@@ -27,6 +27,10 @@ export interface ProfileRecordOptions {
   guestvmlinux?: string;
   /** false: cpu-clock without trying cycles first. */
   hardware?: boolean;
+  /** perf's -e strings (each may be comma separated); unset: cycles, else cpu-clock. */
+  events?: string[];
+  /** -F was given: tracepoints sample at that rate too (else every hit). */
+  freqGiven?: boolean;
   /** Add the hit DSOs to this build-id cache (perf's $HOME/.debug); unset: none. */
   buildidDir?: string;
 }

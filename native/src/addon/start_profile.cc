@@ -135,8 +135,14 @@ kvmlens::ProfileTarget target_from(const Napi::Object& o) {
   t.sampling.exclude_guest = flag(o, "excludeGuest", false);
   t.sampling.enable_on_exec = flag(o, "enableOnExec", false);
   t.sampling.try_hardware = flag(o, "hardware", true);
+  Napi::Value events = o.Get("events");
+  if (events.IsArray()) {
+    Napi::Array a = events.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) t.sampling.events.push_back(a.Get(i).ToString().Utf8Value());
+  }
   Napi::Value freq = o.Get("freq"), period = o.Get("period"), pages = o.Get("mmapPages");
   if (freq.IsNumber()) t.sampling.freq = static_cast<uint64_t>(freq.As<Napi::Number>().Int64Value());
+  t.sampling.freq_given = flag(o, "freqGiven", false);
   if (period.IsNumber()) t.sampling.period = static_cast<uint64_t>(period.As<Napi::Number>().Int64Value());
   if (pages.IsString() || pages.IsNumber())
     t.sampling.mmap_pages = kvmlens::parse_mmap_pages(pages.ToString().Utf8Value(),
@@ -153,7 +159,9 @@ kvmlens::ProfileTarget target_from(const Napi::Object& o) {
 
 // Options: output, systemWide, tids, synthPids, freq, period, excludeHost,
 // excludeGuest, enableOnExec, mmapPages, cmdline, guestmount, guestkallsyms,
-// guestmodules, guestvmlinux, hardware (false: cpu-clock straight away).
+// guestmodules, guestvmlinux, hardware (false: cpu-clock straight away),
+// events (perf's -e strings; none: cycles, else cpu-clock), freqGiven (-F on
+// the command line: tracepoints take it instead of period 1).
 Napi::Value StartProfileRecord(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject() || !info[0].As<Napi::Object>().Get("output").IsString()) {

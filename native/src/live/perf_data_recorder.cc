@@ -1,5 +1,7 @@
 #include "live/perf_data_recorder.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@ namespace kvmlens {
 namespace {
 
 constexpr uint64_t kHeaderSize = 104;
+constexpr size_t kPipeBuffer = 1 << 16;
 
 // perf_header_string: u32 length (padded to 64), then the NUL-padded text.
 void put_string(std::vector<uint8_t>* out, const std::string& s) {
@@ -40,10 +43,13 @@ PerfDataRecorder::PerfDataRecorder(const std::string& path, const std::vector<pe
       cmdline_(std::move(cmdline)) {
   if (pipe_) {
     // Our own descriptor of standard output: closing it leaves Node's alone.
-    const int fd = ::dup(STDOUT_FILENO);
-    f_ = fd >= 0 ? ::fdopen(fd, "wb") : nullptr;
-    if (!f_) throw SetupError(std::string("cannot write to standard output: ") + std::strerror(errno));
+    // It shares Node's file description, which is non-blocking on a pipe:
+    // flush_pipe() waits for a slow reader instead of failing on EAGAIN.
+    pipe_fd_ = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0);
+    if (pipe_fd_ < 0) throw SetupError(std::string("cannot write to standard output: ") + std::strerror(errno));
+    pipe_buf_.reserve(kPipeBuffer);
     write_pipe_head();
+    flush_pipe();
     return;
   }
   f_ = std::fopen(path.c_str(), "wb");
@@ -135,7 +141,33 @@ PerfDataRecorder::~PerfDataRecorder() {
 }
 
 void PerfDataRecorder::write(const void* p, size_t n) {
-  if (n && std::fwrite(p, 1, n, f_) != n) io_error_ = true;
+  if (!n) return;
+  if (pipe_fd_ >= 0) {
+    const uint8_t* b = static_cast<const uint8_t*>(p);
+    pipe_buf_.insert(pipe_buf_.end(), b, b + n);
+    if (pipe_buf_.size() >= kPipeBuffer) flush_pipe();
+    return;
+  }
+  if (std::fwrite(p, 1, n, f_) != n) io_error_ = true;
+}
+
+void PerfDataRecorder::flush_pipe() {
+  size_t off = 0;
+  while (off < pipe_buf_.size() && !io_error_) {
+    const ssize_t w = ::write(pipe_fd_, pipe_buf_.data() + off, pipe_buf_.size() - off);
+    if (w > 0) {
+      off += static_cast<size_t>(w);
+    } else if (w < 0 && errno == EINTR) {
+      continue;
+    } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd pfd{pipe_fd_, POLLOUT, 0};
+      if (::poll(&pfd, 1, -1) < 0 && errno != EINTR) io_error_ = true;
+      else if (pfd.revents & (POLLERR | POLLHUP)) io_error_ = true;
+    } else {
+      io_error_ = true;
+    }
+  }
+  pipe_buf_.clear();
 }
 
 void PerfDataRecorder::on_record(const uint8_t* record, uint32_t size) {
@@ -157,6 +189,7 @@ void PerfDataRecorder::on_pass_end() {
   h.size = sizeof h;
   write(&h, sizeof h);
   data_size_ += sizeof h;
+  if (pipe_fd_ >= 0) flush_pipe();  // a pipe's reader gets each round as it ends
 }
 
 void PerfDataRecorder::add_feature(int bit, std::vector<uint8_t> payload) {
@@ -217,8 +250,9 @@ void PerfDataRecorder::close() {
       if (bit == 2) write_build_id_records(&payload);
       else write_feature_record(bit, payload);
     }
-    if (std::fclose(f_) != 0) io_error_ = true;
-    f_ = nullptr;
+    flush_pipe();
+    if (::close(pipe_fd_) != 0) io_error_ = true;
+    pipe_fd_ = -1;
     if (io_error_) throw SetupError("writing to standard output failed (the reader went away?)");
     return;
   }

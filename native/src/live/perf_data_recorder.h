@@ -40,6 +40,7 @@ class PerfDataRecorder : public RawRecordSink {
 
  private:
   void write(const void* p, size_t n);
+  void flush_pipe();
   void write_pipe_head();
   void write_feature_record(int bit, const std::vector<uint8_t>& payload);
   void write_build_id_records(std::vector<uint8_t>* section);
@@ -49,7 +50,9 @@ class PerfDataRecorder : public RawRecordSink {
 
   std::string path_;
   bool pipe_ = false;
-  FILE* f_ = nullptr;
+  FILE* f_ = nullptr;                // a file
+  int pipe_fd_ = -1;                 // pipe mode: a dup of standard output
+  std::vector<uint8_t> pipe_buf_;
   std::vector<perf_event_attr> kernel_attrs_;
   std::vector<EventAttr> attrs_;
   std::vector<uint8_t> tracing_;

@@ -12,6 +12,8 @@
 #include "live/build_id.h"
 #include "live/perf_data_recorder.h"
 #include "live/proc_synth.h"
+#include "trace/tracefs.h"
+#include "trace/tracing_blob.h"
 
 namespace kvmlens {
 
@@ -157,8 +159,12 @@ class FileProfileRecording : public ProfileRecording {
     source_ = std::make_unique<SamplingSource>(target.sampling);
     if (!source_->fallback().empty() && target.sampling.try_hardware) warnings_.push_back(source_->fallback());
     if (!source_->kernel_excluded().empty()) warnings_.push_back(source_->kernel_excluded());
+    // Tracepoints among the events: their formats go in HEADER_TRACING_DATA,
+    // as perf record writes it (perf script and report decode RAW with them).
+    std::vector<uint8_t> tracing;
+    if (!source_->tracepoints().empty()) tracing = build_tracing_blob(find_tracefs_root(), source_->tracepoints());
     recorder_ = std::make_unique<PerfDataRecorder>(path, source_->kernel_attrs(), source_->attrs(),
-                                                   std::vector<uint8_t>{}, std::move(cmdline));
+                                                   std::move(tracing), std::move(cmdline));
     // Count from now; the drain starts once the synthesized side band is
     // written, so it comes first in the file (time 0) as perf writes it.
     source_->enable();

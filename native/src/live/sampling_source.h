@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/sample.h"
@@ -23,12 +24,16 @@ struct SamplingOptions {
   bool exclude_guest = false;      // perf kvm: --no-guest
   bool exclude_kernel = false;     // set by the source itself when only user space is allowed
   uint64_t freq = 4000;            // samples per second (perf -F); used when period == 0
+  bool freq_given = false;         // -F on the command line: tracepoints take it too, as perf's
   uint64_t period = 0;             // fixed period (perf -c)
   bool system_wide = true;         // every task on every CPU
   std::vector<int32_t> tids;       // without system_wide: these threads (children inherit)
   bool enable_on_exec = false;     // a command gated before exec: count from its exec on
   uint64_t mmap_pages = 512;       // per CPU, power of two
   bool try_hardware = true;        // false: cpu-clock straight away (tests)
+  // perf's -e: names as given (repeatable, comma separated; see event_spec.h).
+  // Empty: cycles, falling back to cpu-clock. Explicit events never fall back.
+  std::vector<std::string> events;
 };
 
 // perf's sample_type for profiles (as `perf record -a` writes it).
@@ -47,8 +52,11 @@ class SamplingSource {
 
   const std::vector<EventAttr>& attrs() const { return attrs_; }
   const std::vector<perf_event_attr>& kernel_attrs() const { return kernel_attrs_; }
-  // "cycles" or "cpu-clock"; `fallback` says why when it is not cycles.
-  const std::string& event_name() const { return attrs_[0].name; }
+  // "cycles" or "cpu-clock" (the -e names joined by ", " when given);
+  // `fallback` says why when it is not cycles.
+  const std::string& event_name() const { return names_; }
+  // "SUBSYS:NAME" of the tracepoints among the events (for TRACING_DATA).
+  const std::vector<std::string>& tracepoints() const { return tracepoints_; }
   const std::string& fallback() const { return fallback_; }
   // Set when the kernel is excluded because this user may not profile it.
   const std::string& kernel_excluded() const { return kernel_excluded_; }
@@ -77,7 +85,11 @@ class SamplingSource {
   SamplingOptions options_;
   std::vector<EventAttr> attrs_;
   std::vector<perf_event_attr> kernel_attrs_;
-  std::string fallback_, kernel_excluded_;
+  const EventAttr* attr_of(uint64_t id) const;
+
+  std::string fallback_, kernel_excluded_, names_;
+  std::vector<std::string> tracepoints_;
+  std::vector<std::pair<uint64_t, uint32_t>> id_index_;  // sorted (id, attr) when several attrs
   bool enabled_ = false;
   PerCpuRings rings_;  // last: its thread stops before the rest goes
 };
