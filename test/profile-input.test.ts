@@ -206,6 +206,32 @@ test('--sort sym: unresolved samples at the same address in two DSOs are one ent
   } else console.log('skip: perf not installed (the perf side of the same-address check)');
 });
 
+test('diff: entries whose |delta| ties are ordered by their baseline, larger first, as perf diff orders them', () => {
+  const profile = (path: string, counts: [string, number][]) => {
+    const w = new ProfileDataWriter();
+    w.comm(9, 9, 'busy');
+    counts.forEach(([lib], i) => w.mmap(9, 0x7f0000000000n + BigInt(i) * 0x1000000n, 0x10000n, 0n, `/nonexistent/${lib}`));
+    counts.forEach(([, n], i) => {
+      for (let k = 0; k < n; k++) w.sample({ ip: 0x7f0000000100n + BigInt(i) * 0x1000000n, pid: 9, cpumode: MISC_USER });
+    });
+    w.write(path);
+  };
+  const old = join(dir, 'tie-old.data');
+  const now = join(dir, 'tie-new.data');
+  // |delta| of liba and libb tie at 5 points; libb has the larger baseline.
+  profile(old, [['liba.so', 10], ['libb.so', 20], ['libc.so', 70]]);
+  profile(now, [['liba.so', 15], ['libb.so', 25], ['libc.so', 60]]);
+  const k = kvmlens(['--host', 'diff', old, now]);
+  assert.is(k.status, 0, k.stderr);
+  const order = rows(k.stdout).map((l) => /\b(lib[abc]\.so)\b/.exec(l)?.[1]);
+  assert.equal(order, ['libc.so', 'libb.so', 'liba.so']);
+  if (havePerf()) {
+    const p = perf(['diff', old, now]);
+    assert.is(p.status, 0, p.stderr);
+    assert.equal(rows(k.stdout), rows(p.stdout));
+  } else console.log('skip: perf not installed (the perf side of the diff tie check)');
+});
+
 test('a missing or foreign input file is one clear error', () => {
   const missing = join(dir, 'nope.data');
   const k = kvmlens(['report', '-i', missing]);

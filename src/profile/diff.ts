@@ -61,13 +61,17 @@ export function diffProfiles(oldR: ProfileResult, newR: ProfileResult, keys: rea
       const now = newTotal > 0 ? (e.period * 100) / newTotal : 0;
       out.push({ ...e, period: 0, samples: 0, baseline: undefined, delta: now });
     }
-    // Paired entries by |delta|, then the ones only in OLD; ties by the keys.
+    // Paired entries by |delta|, then the ones only in OLD. perf diff breaks
+    // ties in |delta| by the Baseline column (OLD's period, larger first;
+    // 0 for entries only in NEW), then by the keys: sort by those first,
+    // then stably by |delta|.
     const paired = out.filter((e) => e.delta !== undefined);
     const unpaired = out.filter((e) => e.delta === undefined);
+    const byDelta = sortEntries(paired, keys, (e) => e.period).sort((a, b) => Math.abs(b.delta!) - Math.abs(a.delta!));
     sections.push({
       name: ev.name,
       entries: [
-        ...sortEntries(paired, keys, (e) => Math.abs(e.delta!)),
+        ...byDelta,
         ...sortEntries(unpaired, keys, (e) => e.baseline ?? 0),
       ],
     });
