@@ -15,6 +15,36 @@ bool ends_with(const std::string& s, size_t end, const char* suffix) {
   return end >= n && s.compare(end - n, n, suffix) == 0;
 }
 
+// __cxa_demangle's text, or "" when it fails.
+std::string cxa_demangle(const std::string& mangled) {
+  int status = 0;
+  char* out = abi::__cxa_demangle(mangled.c_str(), nullptr, nullptr, &status);
+  std::string d = status == 0 && out ? out : "";
+  std::free(out);
+  return d;
+}
+
+// libiberty without DMGL_PARAMS stops after the function's name and never
+// parses its parameter types, so perf shows a name whose parameters
+// __cxa_demangle rejects (V8 has such). The same here: the longest prefix
+// that demangles once given a parameter list of its own ("v"; "vv" for a
+// template function, whose return type comes first) is the name; whatever
+// follows a name never changes how the name itself parses. Only names that
+// end in 'E' are tried (nested, template and local names: the ones V8 and
+// the standard library have), which bounds the work on hostile input.
+std::string demangle_name_only(const std::string& mangled) {
+  if (mangled.size() > 1024) return "";
+  const std::string base = mangled.substr(0, mangled.find('.'));  // clone suffixes go with the parameters
+  for (size_t cut = base.size(); cut > 2; cut--) {
+    if (base[cut - 1] != 'E') continue;
+    const std::string prefix = base.substr(0, cut);
+    std::string d = cxa_demangle(prefix + "v");
+    if (d.empty()) d = cxa_demangle(prefix + "vv");
+    if (!d.empty()) return d;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string strip_signature(const std::string& d) {
@@ -74,14 +104,9 @@ std::string demangle(const std::string& mangled) {
   // Versioned names (foo@@GLIBCXX_3.4) demangle without their version.
   size_t at = mangled.find('@');
   std::string base = at == std::string::npos ? mangled : mangled.substr(0, at);
-  int status = 0;
-  char* out = abi::__cxa_demangle(base.c_str(), nullptr, nullptr, &status);
-  if (status != 0 || !out) {
-    std::free(out);
-    return mangled;
-  }
-  std::string d(out);
-  std::free(out);
+  std::string d = cxa_demangle(base);
+  if (d.empty()) d = demangle_name_only(base);
+  if (d.empty()) return mangled;
   std::string r = strip_signature(d);
   if (at != std::string::npos) r += mangled.substr(at);
   return r;
