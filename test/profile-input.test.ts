@@ -232,6 +232,33 @@ test('diff: entries whose |delta| ties are ordered by their baseline, larger fir
   } else console.log('skip: perf not installed (the perf side of the diff tie check)');
 });
 
+test('percentages round as printf does (exact ties to even: 0.125% is 0.12%), in report and diff', () => {
+  const profile = (path: string, counts: [string, number][]) => {
+    const w = new ProfileDataWriter();
+    w.comm(9, 9, 'busy');
+    counts.forEach(([lib], i) => w.mmap(9, 0x7f0000000000n + BigInt(i) * 0x1000000n, 0x10000n, 0n, `/nonexistent/${lib}`));
+    counts.forEach(([, n], i) => {
+      for (let k = 0; k < n; k++) w.sample({ ip: 0x7f0000000100n + BigInt(i) * 0x1000000n, pid: 9, cpumode: MISC_USER });
+    });
+    w.write(path);
+  };
+  const old = join(dir, 'round-old.data');
+  const now = join(dir, 'round-new.data');
+  profile(old, [['liba.so', 800]]);
+  profile(now, [['liba.so', 799], ['libb.so', 1]]); // libb: 1/800 = 0.125%, exactly
+  const r = kvmlens(['--host', 'report', '-i', now, '--sort', 'dso']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^\s+0\.12%\s+libb\.so\s*$/m);
+  const d = kvmlens(['--host', 'diff', old, now]);
+  assert.is(d.status, 0, d.stderr);
+  assert.match(d.stdout, /^\s+\+0\.12%\s+libb\.so/m);
+  assert.match(d.stdout, /^\s+100\.00%\s+-0\.12%\s+liba\.so/m);
+  if (havePerf()) {
+    assert.equal(rows(r.stdout), rows(withoutTip(perf(['report', '--stdio', '-i', now, '--sort', 'dso']).stdout)));
+    assert.equal(rows(d.stdout), rows(perf(['diff', old, now]).stdout));
+  } else console.log('skip: perf not installed (the perf side of the rounding check)');
+});
+
 test('a missing or foreign input file is one clear error', () => {
   const missing = join(dir, 'nope.data');
   const k = kvmlens(['report', '-i', missing]);

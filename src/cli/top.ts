@@ -11,6 +11,7 @@ import { KvmlensError } from '../core/errors.ts';
 import { startProfileLive, type LiveProfile } from '../core/native-profile.ts';
 import { histEntries, parseSortKeys, sortEntries, symbolText, type HistEntry, type SortKey } from '../profile/hist.ts';
 import { formatTable } from '../profile/report-format.ts';
+import { cFixed } from '../report/c-format.ts';
 import type { GlobalOptions } from './global-options.ts';
 import { addGuestOptions, guestOptions, hostGuest, type GuestOptions } from './guest-options.ts';
 import { warn } from './output.ts';
@@ -267,7 +268,7 @@ async function runTop(command: string[], opts: TopOptions, g: GlobalOptions): Pr
         const rateText = freq !== undefined ? `${freq}Hz ` : `c ${opts.count} `;
         let out = interactive ? CONSOLE_CLEAR : '';
         out +=
-          `   PerfTop: ${Math.round(rate).toString().padStart(7)} irqs/sec  kernel:${kernelPct.toFixed(1).padStart(4)}%` +
+          `   PerfTop: ${Math.round(rate).toString().padStart(7)} irqs/sec  kernel:${cFixed(kernelPct, 1).padStart(4)}%` +
           `  lost: ${snap.lost}/${lostTotal}  [${rateText}${live.eventName}],  (${scope})\n`;
         out += `${'-'.repeat(79)}\n\n`;
         out += formatTable({ name: live.eventName, samples: samplesTotal, period: total, entries: visible }, keys, total);

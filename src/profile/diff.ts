@@ -2,6 +2,7 @@
 // symbol; Baseline is OLD's overhead, Delta Abs the change in points,
 // ordered by the size of the change (entries only in OLD last).
 import { histEntries, sortEntries, symbolText, type HistEntry, type SortKey } from './hist.ts';
+import { cFixed } from '../report/c-format.ts';
 import type { ProfileResult } from './native-profile.ts';
 import { columnHeader, formatPercent, HEADERS } from './report-format.ts';
 
@@ -105,7 +106,7 @@ export function formatDiff(sections: DiffSection[], keys: readonly SortKey[]): s
     out += `\n${dots}\n#\n`;
     for (const e of s.entries) {
       const base = e.baseline !== undefined ? formatPercent(e.baseline) : '';
-      const delta = e.delta !== undefined ? `${e.delta >= 0 ? '+' : '-'}${Math.abs(e.delta).toFixed(2)}%` : '';
+      const delta = e.delta !== undefined ? `${e.delta >= 0 ? '+' : '-'}${cFixed(Math.abs(e.delta), 2)}%` : '';
       let line = `  ${base.padStart(8)}  ${delta.padStart(9)}`;
       keys.forEach((k, i) => {
         const text = k === 'comm' ? e.comm : k === 'dso' ? (e.dso ?? '[unknown]') : symbolText(e);

@@ -1,5 +1,6 @@
 // `perf report --stdio`'s text: the header comments and the table with
 // perf's column widths (each column as wide as its widest entry).
+import { cFixed } from '../report/c-format.ts';
 import { symbolText, type HistEntry, type SortKey } from './hist.ts';
 
 /** perf's convert_unit: 4728 -> "4K", 999 -> "999 ". */
@@ -58,8 +59,9 @@ export function columnHeader(k: SortKey, width: number): string {
   return HEADERS[k].padEnd(Math.min(width, 1023));
 }
 
+/** perf's "%6.2f%%": printf's rounding (exact ties to even), not toFixed's (ties up). */
 export function formatPercent(v: number): string {
-  return `${v.toFixed(2).padStart(7)}%`;
+  return `${cFixed(v, 2).padStart(7)}%`;
 }
 
 export function formatTable(section: EventSection, keys: readonly SortKey[], total: number): string {
