@@ -1,7 +1,11 @@
 // The native part of `kvmlens stat report` alone, for profiling and for
 // checking that a change keeps every statistic bit for bit:
-//   build/report_bench FILE [REPEAT] [--dump] [--one-thread | --read-only | --decode-only]
-// prints the best wall time of REPEAT analyze_file() runs; --dump prints
+//   build/report_bench FILE [REPEAT] [--dump] [--one-thread | --read-only | --touch-raw |
+//                                              --decode-only | --analyze-only]
+// prints the best wall time of REPEAT analyze_file() runs, or of one stage:
+// the reader alone (--read-only; --touch-raw also loads two payload bytes),
+// reader and decoder (--decode-only), or the analyzer alone on events
+// decoded into memory beforehand (--analyze-only). --dump prints
 // every analyzer row (count, sum, min, max, and mean/M2-derived values in
 // hex) so that two builds can be diffed.
 #include <sys/resource.h>
@@ -30,6 +34,8 @@ int main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--read-only") == 0) stage = 1;
     else if (std::strcmp(argv[i], "--decode-only") == 0) stage = 2;
     else if (std::strcmp(argv[i], "--one-thread") == 0) one_thread = true;
+    else if (std::strcmp(argv[i], "--touch-raw") == 0) stage = 3;
+    else if (std::strcmp(argv[i], "--analyze-only") == 0) stage = 4;
     else repeat = std::atoi(argv[i]);
   }
   double best = 1e30;
@@ -41,15 +47,39 @@ int main(int argc, char** argv) {
       struct Count : kvmlens::RecordSink {
         const kvmlens::KvmDecoder* decoder = nullptr;
         uint64_t n = 0;
+        bool touch = false, collect = false;
+        struct Fields {
+          uint64_t time, a;
+          int32_t pid, tid;
+          uint32_t b;
+          kvmlens::KvmEvent::Kind kind;
+        };
+        std::vector<Fields> events;
         void on_sample(const kvmlens::Sample& s) override {
-          kvmlens::KvmEvent ev;
-          if (!decoder || decoder->decode(s, &ev)) n++;
+          if (touch) { n += s.raw[s.raw_size - 4] + s.raw[8]; return; }
+          kvmlens::KvmEvent::Kind kind;
+          uint64_t a;
+          uint32_t b;
+          if (collect) {
+            if (decoder->decode_fields(s, &kind, &a, &b)) events.push_back(Fields{s.time, a, s.pid, s.tid, b, kind});
+            return;
+          }
+          if (!decoder || decoder->decode_fields(s, &kind, &a, &b)) n += a;
         }
       } count;
       session = std::make_unique<kvmlens::KvmSession>();
       auto reader = kvmlens::open_session_source(path, kvmlens::AnalyzerOptions(), session.get());
-      if (stage == 2) count.decoder = session->decoder.get();
+      count.touch = stage == 3;
+      if (stage == 2 || stage == 4) count.decoder = session->decoder.get();
+      count.collect = stage == 4;
+      if (stage == 4) count.events.reserve(10100000);
       session->read_stats = reader->run(count, [](uint64_t, uint64_t) {});
+      if (stage == 4) {
+        // The analyzer alone, on events decoded beforehand.
+        t0 = std::chrono::steady_clock::now();
+        for (const auto& e : count.events) session->analyzer->on_fields(e.kind, e.time, e.pid, e.tid, e.a, e.b);
+        session->analyzer->rows();
+      }
     } else {
       kvmlens::AnalyzerOptions options;
       if (one_thread) options.long_threshold_ns = ~0ULL;  // never reached, but a callback

@@ -46,7 +46,19 @@ int64_t KvmAnalyzer::thread_row(ThreadState& t, Analysis a, int32_t pid, uint64_
   return set[0].row;
 }
 
-KvmAnalyzer::ThreadState& KvmAnalyzer::thread(int32_t tid) {
+// The common case inline: a tid of the direct table that was seen before.
+inline KvmAnalyzer::ThreadState& KvmAnalyzer::thread(int32_t tid) {
+  if (__builtin_expect(tid >= 0 && tid < kMaxDirectTid, 1)) {
+    const size_t page = static_cast<size_t>(tid) >> kTidPageBits;
+    if (page < tid_pages_.size() && tid_pages_[page]) {
+      const uint32_t slot = tid_pages_[page][static_cast<size_t>(tid) & ((size_t{1} << kTidPageBits) - 1)];
+      if (slot) return threads_[slot - 1];
+    }
+  }
+  return new_thread(tid);
+}
+
+KvmAnalyzer::ThreadState& KvmAnalyzer::new_thread(int32_t tid) {
   uint32_t* slot;
   if (tid >= 0 && tid < kMaxDirectTid) {
     const size_t page = static_cast<size_t>(tid) >> kTidPageBits;
@@ -71,73 +83,87 @@ void KvmAnalyzer::apply_pending() const {
 }
 
 // perf's handle_begin_event(): a begin with no key still starts the clock.
-void KvmAnalyzer::begin(Pending& p, int64_t row, uint64_t time) {
+inline void KvmAnalyzer::begin(Pending& p, int64_t row, uint64_t time) {
   p.row = row;
   p.start_time = time;
 }
 
-// perf's handle_end_event(), step for step.
-void KvmAnalyzer::end(Pending& p, Analysis a, const KvmEvent& ev, ThreadState& t, bool has_key,
-                      uint64_t key, uint32_t info) {
+// perf's handle_end_event(), step for step. Inline: at a kvm_entry it runs
+// for all four analyses, and most have nothing pending.
+__attribute__((always_inline)) inline void KvmAnalyzer::end(Pending& p, Analysis a, KvmEvent::Kind end_kind,
+                                                            uint64_t time, int32_t pid, int32_t tid,
+                                                            ThreadState& t, bool has_key, uint64_t key,
+                                                            uint32_t info) {
   const uint64_t time_begin = p.start_time;
   if (!time_begin) return;                    // the begin event was not caught
   if (p.row < 0 && !has_key) return;          // neither end has a key: state kept, as perf
-  int64_t row = p.row >= 0 ? p.row : thread_row(t, a, ev.pid, key, info);
+  int64_t row = p.row >= 0 ? p.row : thread_row(t, a, pid, key, info);
   p.row = -1;
   p.start_time = 0;
-  if (ev.time < time_begin) return;           // end before begin: skipped
-  const uint64_t diff = ev.time - time_begin;
+  if (time < time_begin) return;              // end before begin: skipped
+  const uint64_t diff = time - time_begin;
   if (pending_.full()) apply_pending();
   pending_.push(static_cast<uint32_t>(row), diff);
-  if (options_.long_threshold_ns && diff > options_.long_threshold_ns) {
-    StatRow& r = rows_[row];
-    bool known = true;
-    std::string name = key_name(a, r.key, r.info, &known);
-    if (name != "HLT" && name != "hlt") {
-      r.long_count++;
-      if (options_.on_long_event) options_.on_long_event(ev, a, r.key, r.info, t.vcpu, diff);
-    }
-  }
+  if (__builtin_expect(options_.long_threshold_ns != 0, 0) && diff > options_.long_threshold_ns)
+    report_long(a, end_kind, time, pid, tid, t, row, diff);
+}
+
+void KvmAnalyzer::report_long(Analysis a, KvmEvent::Kind end_kind, uint64_t time, int32_t pid, int32_t tid,
+                              const ThreadState& t, int64_t row, uint64_t diff) {
+  StatRow& r = rows_[row];
+  bool known = true;
+  std::string name = key_name(a, r.key, r.info, &known);
+  if (name == "HLT" || name == "hlt") return;
+  r.long_count++;
+  if (!options_.on_long_event) return;
+  KvmEvent ev{};
+  ev.kind = end_kind;
+  ev.time = time;
+  ev.pid = pid;
+  ev.tid = tid;
+  options_.on_long_event(ev, a, r.key, r.info, t.vcpu, diff);
 }
 
 void KvmAnalyzer::on_sample(const Sample& sample) {
-  KvmEvent ev;
-  if (decoder_.decode(sample, &ev)) on_event(ev);
+  KvmEvent::Kind kind;
+  uint64_t a;
+  uint32_t b;
+  if (decoder_.decode_fields(sample, &kind, &a, &b)) on_fields(kind, sample.time, sample.pid, sample.tid, a, b);
 }
 
-void KvmAnalyzer::on_event(const KvmEvent& ev) {
+void KvmAnalyzer::on_fields(KvmEvent::Kind kind, uint64_t time, int32_t pid, int32_t tid, uint64_t a, uint32_t b) {
   events_++;
-  ThreadState& t = thread(ev.tid);
-  t.pid = ev.pid;
-  if (!t.has_vcpu) {
-    if (ev.kind != KvmEvent::Kind::kEntry) return;  // before the thread's first kvm_entry
-    t.has_vcpu = true;
-    t.vcpu = ev.vcpu_id;
-  }
+  ThreadState& t = thread(tid);
+  t.pid = pid;
   using K = KvmEvent::Kind;
-  switch (ev.kind) {
+  if (!t.has_vcpu) {
+    if (kind != K::kEntry) return;  // before the thread's first kvm_entry
+    t.has_vcpu = true;
+    t.vcpu = static_cast<uint32_t>(a);
+  }
+  switch (kind) {
     case K::kExit:
       if (t.pending[0].start_time != 0) unpaired_++;  // an exit with no entry after it
-      begin(t.pending[0], thread_row(t, Analysis::kVmexit, ev.pid, ev.exit_reason, 0), ev.time);
-      begin(t.pending[1], -1, ev.time);  // mmio read begins at the exit; its key comes later
+      begin(t.pending[0], thread_row(t, Analysis::kVmexit, pid, a, 0), time);
+      begin(t.pending[1], -1, time);  // mmio read begins at the exit; its key comes later
       break;
     case K::kEntry:
-      end(t.pending[0], Analysis::kVmexit, ev, t, false, 0, 0);
-      end(t.pending[1], Analysis::kMmio, ev, t, false, 0, 0);
-      end(t.pending[2], Analysis::kIoport, ev, t, false, 0, 0);
-      end(t.pending[3], Analysis::kMsr, ev, t, false, 0, 0);
+      end(t.pending[0], Analysis::kVmexit, kind, time, pid, tid, t, false, 0, 0);
+      end(t.pending[1], Analysis::kMmio, kind, time, pid, tid, t, false, 0, 0);
+      end(t.pending[2], Analysis::kIoport, kind, time, pid, tid, t, false, 0, 0);
+      end(t.pending[3], Analysis::kMsr, kind, time, pid, tid, t, false, 0, 0);
       break;
     case K::kMmio:
-      if (ev.mmio_type == 2)  // write: begins here, ends at kvm_entry
-        begin(t.pending[1], thread_row(t, Analysis::kMmio, ev.pid, ev.gpa, 2), ev.time);
-      else if (ev.mmio_type == 1)  // read: began at kvm_exit, ends here
-        end(t.pending[1], Analysis::kMmio, ev, t, true, ev.gpa, 1);
+      if (b == 2)  // write: begins here, ends at kvm_entry
+        begin(t.pending[1], thread_row(t, Analysis::kMmio, pid, a, 2), time);
+      else if (b == 1)  // read: began at kvm_exit, ends here
+        end(t.pending[1], Analysis::kMmio, kind, time, pid, tid, t, true, a, 1);
       break;
     case K::kPio:
-      begin(t.pending[2], thread_row(t, Analysis::kIoport, ev.pid, ev.port, ev.pio_rw), ev.time);
+      begin(t.pending[2], thread_row(t, Analysis::kIoport, pid, a, b), time);
       break;
     case K::kMsr:
-      begin(t.pending[3], thread_row(t, Analysis::kMsr, ev.pid, ev.ecx, ev.msr_write), ev.time);
+      begin(t.pending[3], thread_row(t, Analysis::kMsr, pid, a, b), time);
       break;
   }
 }

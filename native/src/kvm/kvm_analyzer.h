@@ -49,8 +49,11 @@ class KvmAnalyzer : public RecordSink {
  public:
   KvmAnalyzer(const KvmDecoder& decoder, AnalyzerOptions options);
 
-  void on_sample(const Sample& sample) override;  // decode, then on_event
-  void on_event(const KvmEvent& event);          // one decoded kvm event
+  void on_sample(const Sample& sample) override;  // decode, then on_fields
+  // One decoded kvm event, its fields packed as KvmDecoder::decode_fields
+  // packs them (a: vcpu_id, exit_reason, gpa, port or ecx; b: mmio type,
+  // pio rw or msr write): also what the two-stage file path hands over.
+  void on_fields(KvmEvent::Kind kind, uint64_t time, int32_t pid, int32_t tid, uint64_t a, uint32_t b);
   void on_lost(uint64_t lost, uint32_t cpu) override;
 
   // perf's key text: exit reason name, "0x<gpa>:R|W", "0x<port>:PIN|POUT",
@@ -119,10 +122,13 @@ class KvmAnalyzer : public RecordSink {
   int64_t row_for(Analysis a, int32_t pid, uint32_t vcpu, uint64_t key, uint32_t info);
   int64_t thread_row(ThreadState& t, Analysis a, int32_t pid, uint64_t key, uint32_t info);
   ThreadState& thread(int32_t tid);
+  ThreadState& new_thread(int32_t tid);
   void apply_pending() const;
   void begin(Pending& p, int64_t row, uint64_t time);
-  void end(Pending& p, Analysis a, const KvmEvent& ev, ThreadState& t, bool has_key, uint64_t key,
-           uint32_t info);
+  void end(Pending& p, Analysis a, KvmEvent::Kind end_kind, uint64_t time, int32_t pid, int32_t tid,
+           ThreadState& t, bool has_key, uint64_t key, uint32_t info);
+  void report_long(Analysis a, KvmEvent::Kind end_kind, uint64_t time, int32_t pid, int32_t tid,
+                   const ThreadState& t, int64_t row, uint64_t diff);
 
   const KvmDecoder& decoder_;
   AnalyzerOptions options_;

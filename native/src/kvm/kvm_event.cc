@@ -1,5 +1,6 @@
 #include "kvm/kvm_event.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/errors.h"
@@ -102,6 +103,22 @@ KvmDecoder::Binding KvmDecoder::bind(const EventAttr& attr) const {
     b.a = field(e.f1, true);
     // kvm_exit's isa appeared in 5.x; older kernels lack it.
     b.b = field(e.f2, e.kind != KvmEvent::Kind::kExit);
+    // The fast path's plan: key = the pair's second field (gpa, port, ecx)
+    // or the first (vcpu_id, exit_reason); vcpu_id, port and ecx are u32.
+    const bool two = e.kind == KvmEvent::Kind::kMmio || e.kind == KvmEvent::Kind::kPio ||
+                     e.kind == KvmEvent::Kind::kMsr;
+    const Field& key = two ? b.b : b.a;
+    if (b.a.mask != 0 && (!two || b.b.mask != 0)) {
+      b.key_off = key.offset;
+      b.key_mask = key.mask;
+      if (e.kind != KvmEvent::Kind::kExit && e.kind != KvmEvent::Kind::kMmio) b.key_mask &= 0xffffffffULL;
+      b.info_off = b.a.offset;
+      b.info_mask = two ? (b.a.mask & 0xffffffffULL) : 0;
+      uint64_t need = uint64_t{b.a.offset} + 8;
+      // kvm_exit's isa is read (when present) only while the ISA is unknown.
+      if (two) need = std::max<uint64_t>(need, uint64_t{b.b.offset} + 8);
+      b.fast_need = need < (1u << 16) ? static_cast<uint32_t>(need) : ~0u;
+    }
     break;
   }
   return b;
@@ -118,6 +135,16 @@ bool KvmDecoder::decode_fields(const Sample& s, KvmEvent::Kind* kind, uint64_t* 
   if (index >= bindings_.size()) return false;
   const Binding& bind = bindings_[index];
   if (!bind.is_kvm || !s.raw) return false;
+  // (Until the ISA is known, kvm_exit's isa field is looked at: slow path.)
+  if (s.raw_size >= bind.fast_need && __builtin_expect(isa_ != Isa::kUnknown, 1)) {
+    uint64_t key, info;
+    std::memcpy(&key, s.raw + bind.key_off, 8);
+    std::memcpy(&info, s.raw + bind.info_off, 8);
+    *kind = bind.kind;
+    *a = key & bind.key_mask;
+    *b = static_cast<uint32_t>(info & bind.info_mask);
+    return true;
+  }
   uint64_t v1 = 0, v2 = 0;
   if (!bind.a.read(s.raw, s.raw_size, &v1)) return false;  // short payload: skip
   const bool has_b = bind.b.read(s.raw, s.raw_size, &v2);
@@ -132,26 +159,6 @@ bool KvmDecoder::decode_fields(const Sample& s, KvmEvent::Kind* kind, uint64_t* 
   *kind = k;
   *a = key;
   *b = two ? static_cast<uint32_t>(v1) : 0;
-  return true;
-}
-
-bool KvmDecoder::decode(const Sample& s, KvmEvent* out) const {
-  KvmEvent::Kind kind;
-  uint64_t a;
-  uint32_t b;
-  if (!decode_fields(s, &kind, &a, &b)) return false;
-  out->kind = kind;
-  out->time = s.time;
-  out->pid = s.pid;
-  out->tid = s.tid;
-  out->cpu = s.cpu;
-  switch (kind) {
-    case KvmEvent::Kind::kEntry: out->vcpu_id = static_cast<uint32_t>(a); break;
-    case KvmEvent::Kind::kExit: out->exit_reason = a; break;
-    case KvmEvent::Kind::kMmio: out->mmio_type = b; out->gpa = a; break;
-    case KvmEvent::Kind::kPio: out->pio_rw = b; out->port = static_cast<uint32_t>(a); break;
-    case KvmEvent::Kind::kMsr: out->msr_write = b; out->ecx = static_cast<uint32_t>(a); break;
-  }
   return true;
 }
 

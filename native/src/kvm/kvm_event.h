@@ -44,9 +44,7 @@ class KvmDecoder {
   KvmDecoder(const TracingData& tracing, const std::vector<EventAttr>& attrs,
              const std::string& cpuid, const std::string& arch);
 
-  // Fills `out` and returns true for a kvm event of interest.
-  bool decode(const Sample& sample, KvmEvent* out) const;
-  // The same decision and values, packed: `a` is vcpu_id (entry),
+  // Returns true for a kvm event of interest, its values packed: `a` is vcpu_id (entry),
   // exit_reason (exit), gpa (mmio), port (pio) or ecx (msr); `b` is the mmio
   // type, pio rw or msr write (0 for entry and exit).
   bool decode_fields(const Sample& sample, KvmEvent::Kind* kind, uint64_t* a, uint32_t* b) const;
@@ -85,6 +83,13 @@ class KvmDecoder {
     bool is_kvm = false;
     KvmEvent::Kind kind = KvmEvent::Kind::kEntry;
     Field a, b, c;  // entry: vcpu_id; exit: exit_reason, isa; mmio: type, gpa; pio: rw, port; msr: write, ecx
+    // The same decision without a branch on the kind, for payloads of at
+    // least fast_need bytes (both fields read as whole u64s in bounds): the
+    // events of several kinds interleave unpredictably in time order, and a
+    // mispredicted branch per field costs more than the loads. ~0 = no fast path.
+    uint32_t fast_need = ~0u;
+    uint32_t key_off = 0, info_off = 0;   // the key's field and the info's (mmio/pio/msr)
+    uint64_t key_mask = 0, info_mask = 0; // the fields' bytes; info_mask 0 for entry/exit
   };
 
   Binding bind(const EventAttr& attr) const;

@@ -110,25 +110,12 @@ class TwoStageSink : public RecordSink {
   }
 
   void analyze(const Packed* p, size_t count) {
-    using K = KvmEvent::Kind;
-    KvmEvent ev{};
     for (size_t i = 0; i < count; i++) {
-      if (p[i].kind == kLost) {
+      if (__builtin_expect(p[i].kind == kLost, 0)) {
         analyzer_->on_lost(p[i].a, p[i].b);
         continue;
       }
-      ev.kind = static_cast<K>(p[i].kind);
-      ev.time = p[i].time;
-      ev.pid = p[i].pid;
-      ev.tid = p[i].tid;
-      switch (ev.kind) {
-        case K::kEntry: ev.vcpu_id = static_cast<uint32_t>(p[i].a); break;
-        case K::kExit: ev.exit_reason = p[i].a; break;
-        case K::kMmio: ev.gpa = p[i].a; ev.mmio_type = p[i].b; break;
-        case K::kPio: ev.port = static_cast<uint32_t>(p[i].a); ev.pio_rw = p[i].b; break;
-        case K::kMsr: ev.ecx = static_cast<uint32_t>(p[i].a); ev.msr_write = p[i].b; break;
-      }
-      analyzer_->on_event(ev);
+      analyzer_->on_fields(static_cast<KvmEvent::Kind>(p[i].kind), p[i].time, p[i].pid, p[i].tid, p[i].a, p[i].b);
     }
   }
 
