@@ -92,7 +92,9 @@ std::string strip_signature(const std::string& d) {
       break;
     if (c == '(' || c == '<' || c == '[' || c == '{') depth++;
     else if ((c == ')' || c == '>' || c == ']' || c == '}') && depth > 0) depth--;
-    else if (c == ' ' && depth == 0) space = i;
+    // A space right after ')' is a local name's enclosing function's
+    // qualifier ("f(int) const::{lambda()#1}"), not after a return type.
+    else if (c == ' ' && depth == 0 && (i == 0 || name[i - 1] != ')')) space = i;
   }
   if (space != std::string::npos) name = name.substr(space + 1);
   return name;

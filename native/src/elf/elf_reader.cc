@@ -22,7 +22,7 @@ bool load(const uint8_t* data, size_t size, uint64_t off, T* out) {
 
 constexpr uint32_t kPtLoad = 1, kPtNote = 4;
 constexpr uint32_t kShtSymtab = 2, kShtNote = 7, kShtDynsym = 11;
-constexpr uint64_t kShfExecinstr = 4;
+constexpr uint64_t kShfExecinstr = 4, kShfAlloc = 2;
 constexpr uint16_t kShnUndef = 0, kShnLoreserve = 0xff00, kShnAbs = 0xfff1;
 constexpr uint32_t kNtGnuBuildId = 3;
 
@@ -60,6 +60,21 @@ std::string notes_build_id(const uint8_t* d, size_t size) {
 }
 
 constexpr uint32_t kShtRela = 4, kShtNobits = 8;
+
+// Whether a section's name contains one of `words` (perf's elf_sec__is_text
+// and friends match by substring).
+const char* const kLabelSections[] = {"text", "data", nullptr};
+bool section_named_like(const uint8_t* d, size_t n, const std::vector<Shdr>& sh, uint16_t shstrndx, const Shdr& s,
+                        const char* const* words) {
+  if (shstrndx >= sh.size()) return false;
+  const Shdr& names = sh[shstrndx];
+  if (names.offset > n || names.size > n - names.offset || s.name >= names.size) return false;
+  const char* nm = reinterpret_cast<const char*>(d + names.offset + s.name);
+  const std::string name(nm, strnlen(nm, static_cast<size_t>(names.size - s.name)));
+  for (; *words; words++)
+    if (name.find(*words) != std::string::npos) return true;
+  return false;
+}
 
 // NAME@plt for each .rela.plt entry whose symbol has a name (perf's
 // dso__synthesize_plt_symbols for x86-64: 16-byte header, 16-byte entries).
@@ -202,19 +217,28 @@ bool parse_elf(const uint8_t* d, size_t n, ElfImage* img, profile::SymbolTable* 
     if (!load(d, n, at, &name) || !load(d, n, at + 4, &info) || !load(d, n, at + 6, &shndx) ||
         !load(d, n, at + 8, &value) || !load(d, n, at + 16, &size))
       break;
-    uint8_t stt = info & 0xf, bind = info >> 4;
+    uint8_t stt = info & 0xf, bind = info >> 4, other = 0;
+    load(d, n, at + 5, &other);
     if (name == 0 || name >= strs.size || shndx == kShnUndef) continue;
-    bool func = stt == 2 /*FUNC*/ || stt == 10 /*GNU_IFUNC*/;
-    // perf also keeps named NOTYPE labels inside executable sections.
-    bool label = stt == 0 && shndx != kShnAbs && shndx < kShnLoreserve && shndx < sh.size() &&
-                 (sh[shndx].flags & kShfExecinstr);
-    if (!func && !label) continue;
-    if (func && shndx < kShnLoreserve && shndx < sh.size() && !(sh[shndx].flags & kShfExecinstr)) continue;
+    // What perf keeps (dso__load_sym): functions and data objects, and named
+    // NOTYPE labels that are not hidden or internal and sit in a section
+    // named like text; all in sections loaded to memory. The objects never
+    // name a code address, but they shape perf's symbol tree and end the
+    // zero-sized symbols before them, so they are kept as perf keeps them.
+    if (shndx == kShnAbs || shndx >= kShnLoreserve || shndx >= sh.size()) continue;
+    const Shdr& sec = sh[shndx];
+    if (!(sec.flags & kShfAlloc)) continue;
+    const bool func = stt == 2 /*FUNC*/ || stt == 10 /*GNU_IFUNC*/;
+    const bool object = stt == 1 /*OBJECT*/;
+    const uint8_t visibility = other & 3;
+    const bool label = stt == 0 && visibility != 1 /*INTERNAL*/ && visibility != 2 /*HIDDEN*/ &&
+                       section_named_like(d, n, sh, shstrndx, sec, kLabelSections);
+    if (!func && !object && !label) continue;
     const char* nm = strtab + name;
     size_t len = strnlen(nm, static_cast<size_t>(strs.size - name));
     if (len == 0) continue;
     uint8_t b = bind == 1 ? profile::kBindGlobal : bind == 2 ? profile::kBindWeak : profile::kBindLocal;
-    uint8_t t = stt == 10 ? profile::kTypeIfunc : stt == 2 ? profile::kTypeFunc : profile::kTypeNoType;
+    uint8_t t = stt == 10 ? profile::kTypeIfunc : stt == 2 ? profile::kTypeFunc : stt == 1 ? profile::kTypeObject : profile::kTypeNoType;
     symbols->add(value, size, nm, len, b, t);  // the table demangles C++ names unless told not to
     img->nr_symbols++;
   }

@@ -50,7 +50,16 @@ size_t leading_underscores(const char* s, size_t n) {
 }  // namespace
 
 void SymbolTable::finish(bool kallsyms) {
+  // perf inserts each symbol into its tree as it reads it.
+  for (size_t i = finished_; i < syms_.size(); i++) syms_[i].node = tree_.insert(syms_[i].start, syms_[i].end);
+  // Equal starts stay in insertion order, as perf's tree has them in order.
   std::stable_sort(syms_.begin(), syms_.end(), [](const Symbol& a, const Symbol& b) { return a.start < b.start; });
+  if (loaded_) {  // synthesized symbols after the fix-ups: taken as they are
+    finished_ = syms_.size();
+    index_nodes();
+    return;
+  }
+  loaded_ = true;
   // Duplicates at one address: keep the one perf's choose_best_symbol keeps.
   auto a_is_better = [&](const Symbol& a, const Symbol& b) {
     uint64_t la = a.end - a.start, lb = b.end - b.start;
@@ -85,26 +94,49 @@ void SymbolTable::finish(bool kallsyms) {
   }
   if (!syms_.empty() && syms_.back().end == syms_.back().start)
     syms_.back().end = (syms_.back().start + 4095) / 4096 * 4096 + 4096;
+  for (const Symbol& s : syms_) tree_.set_end(s.node, s.end);
+  // perf erases the loser of each pair from its tree, in this order.
   std::vector<Symbol> out;
   out.reserve(syms_.size());
   for (const Symbol& s : syms_) {
     if (!out.empty() && out.back().start == s.start) {
-      if (!a_is_better(out.back(), s)) out.back() = s;
+      if (!a_is_better(out.back(), s)) {
+        tree_.erase(out.back().node);
+        out.back() = s;
+      } else {
+        tree_.erase(s.node);
+      }
       continue;
     }
     out.push_back(s);
   }
   syms_.swap(out);
+  finished_ = syms_.size();
+  index_nodes();
+}
+
+void SymbolTable::index_nodes() {
+  by_node_.assign(tree_.size(), ~0u);
+  overlaps_ = false;
+  for (size_t i = 0; i < syms_.size(); i++) {
+    by_node_[static_cast<size_t>(syms_[i].node)] = static_cast<uint32_t>(i);
+    if (i + 1 < syms_.size() && (syms_[i].end > syms_[i + 1].start || syms_[i].start == syms_[i + 1].start))
+      overlaps_ = true;
+  }
 }
 
 const Symbol* SymbolTable::find(uint64_t addr) const {
-  // Last symbol with start <= addr; symbols can overlap after fix-ups only
-  // when sizes say so, and perf then also picks the latest start.
+  if (overlaps_) {
+    const int32_t node = tree_.find(addr);
+    return node == PerfSymbolTree::kNone ? nullptr : &syms_[by_node_[static_cast<size_t>(node)]];
+  }
+  // No overlap: the last symbol with start <= addr is the only candidate
+  // (a zero-sized one contains its start, as in perf's walk).
   auto it = std::upper_bound(syms_.begin(), syms_.end(), addr,
                              [](uint64_t a, const Symbol& s) { return a < s.start; });
   if (it == syms_.begin()) return nullptr;
   --it;
-  if (addr < it->end) return &*it;
+  if (addr < it->end || addr == it->start) return &*it;
   return nullptr;
 }
 

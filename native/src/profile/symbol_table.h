@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "profile/perf_symbol_tree.h"
+
 namespace kvmlens {
 namespace profile {
 
@@ -18,6 +20,7 @@ struct Symbol {
   uint32_t name_off = 0, name_len = 0;
   uint8_t binding = kBindGlobal, type = kTypeFunc;
   uint16_t module = 0;          // kallsyms: 1 + index into modules(), 0 = kernel proper
+  int32_t node = -1;            // in the replay of perf's symbol tree
 };
 
 class SymbolTable {
@@ -26,13 +29,16 @@ class SymbolTable {
            uint16_t module = 0);
   // Set before add(): C++ names are stored demangled, as perf shows them.
   void set_demangle(bool on) { demangle_ = on; }
-  // Sorts, fixes ends (perf's symbols__fixup_end; `kallsyms` rounds the
-  // last symbol of the kernel and of each module to the next page instead
-  // of bridging the gap), then removes duplicates (choose_best_symbol).
-  // May be called again after more add()s.
+  // The first time: sorts, fixes ends (perf's symbols__fixup_end;
+  // `kallsyms` rounds the last symbol of the kernel and of each module to
+  // the next page instead of bridging the gap), then removes duplicates
+  // (choose_best_symbol). Called again after more add()s, it only adds those
+  // as they are, as perf adds the NAME@plt symbols it synthesizes after its
+  // fix-ups (no end fixed, no duplicate removed).
   void finish(bool kallsyms);
 
-  // The symbol containing addr, or nullptr.
+  // The symbol containing addr, or nullptr; where symbols overlap, the one
+  // perf's tree walk meets first.
   const Symbol* find(uint64_t addr) const;
   std::string name(const Symbol& s) const { return std::string(names_.data() + s.name_off, s.name_len); }
   const char* name_ptr(const Symbol& s) const { return names_.data() + s.name_off; }
@@ -44,7 +50,14 @@ class SymbolTable {
   uint64_t address_of(const char* name) const;
 
  private:
-  std::vector<Symbol> syms_;
+  void index_nodes();
+
+  std::vector<Symbol> syms_;       // sorted by start once finished; newer add()s after
+  size_t finished_ = 0;            // syms_[0, finished_) are sorted and in the tree
+  bool loaded_ = false;            // the first finish() has run
+  PerfSymbolTree tree_;            // perf's tree, replayed: used where symbols overlap
+  std::vector<uint32_t> by_node_;  // syms_ index of each tree node (~0u once erased)
+  bool overlaps_ = false;
   std::string names_;
   std::vector<std::string> modules_;
   bool demangle_ = false;

@@ -1,0 +1,115 @@
+// Which symbol perf names for each code address: one sample at every address
+// (or every few) of the executable segments of real binaries — each sample
+// its own process, so `--sort comm,sym` shows one address per row — and
+// kvmlens's report must name every one as perf report does. This covers
+// perf's symbol loading (what it keeps, the ends it gives zero-sized
+// symbols) and its lookup where symbols overlap: an unstripped executable's
+// `_init` is stretched over .plt before the NAME@plt symbols are added, and
+// which of them perf names depends on the shape of its red-black tree.
+// Skips without perf/root or a C compiler.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { havePerf, kvmlens, perf } from './support/profile-oracle.ts';
+import { MISC_USER, ProfileDataWriter } from './support/profile-data-writer.ts';
+
+const root = join(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'kvmlens-symbols-'));
+
+/** The executable PT_LOAD segments of an ELF file: [file offset, size]. */
+function execSegments(path: string): [bigint, bigint][] {
+  const b = readFileSync(path);
+  const phoff = b.readBigUInt64LE(32), phentsize = b.readUInt16LE(54), phnum = b.readUInt16LE(56);
+  const out: [bigint, bigint][] = [];
+  for (let i = 0; i < phnum; i++) {
+    const at = Number(phoff) + i * phentsize;
+    if (b.readUInt32LE(at) === 1 /* PT_LOAD */ && (b.readUInt32LE(at + 4) & 1) /* PF_X */)
+      out.push([b.readBigUInt64LE(at + 8), b.readBigUInt64LE(at + 32)]);
+  }
+  return out;
+}
+
+/** Symbol per address, by perf and by kvmlens, for samples at every `step` bytes. */
+function namesPerAddress(binary: string, step: bigint) {
+  const base = 0x7f0000000000n;
+  const w = new ProfileDataWriter();
+  const addrs: bigint[] = [];
+  let pid = 1000;
+  for (const [off, size] of execSegments(binary)) {
+    for (let a = off; a < off + size; a += step, pid++) {
+      w.comm(pid, pid, `a${a.toString(16)}`).mmap(pid, base, 0x4000000n, 0n, binary);
+      w.sample({ ip: base + a, pid, cpumode: MISC_USER });
+      addrs.push(a);
+    }
+  }
+  const file = join(dir, 'probe.data');
+  w.write(file);
+  const names = (text: string) => {
+    const m = new Map<string, string>();
+    for (const l of text.split('\n')) {
+      const r = /^\s+[\d.]+%\s+(a[0-9a-f]+)\s+\[\.\]\s+(.*?)\s*$/.exec(l);
+      if (r) m.set(r[1], r[2]);
+    }
+    return m;
+  };
+  const p = perf(['report', '--stdio', '-i', file, '--sort', 'comm,sym']);
+  assert.is(p.status, 0, p.stderr);
+  const k = kvmlens(['--host', 'report', '-i', file, '--sort', 'comm,sym']);
+  assert.is(k.status, 0, k.stderr);
+  return { addrs, perf: names(p.stdout), ours: names(k.stdout) };
+}
+
+function sameNames(binary: string, step: bigint) {
+  const { addrs, perf: p, ours } = namesPerAddress(binary, step);
+  assert.ok(p.size === addrs.length, `perf named ${p.size} of ${addrs.length} addresses`);
+  const wrong = addrs.filter((a) => p.get(`a${a.toString(16)}`) !== ours.get(`a${a.toString(16)}`));
+  const show = wrong.slice(0, 8).map((a) => `0x${a.toString(16)}: perf ${p.get(`a${a.toString(16)}`)}, kvmlens ${ours.get(`a${a.toString(16)}`)}`);
+  assert.is(wrong.length, 0, `${wrong.length} of ${addrs.length} addresses named differently, e.g.\n${show.join('\n')}`);
+}
+
+const cc = spawnSync('cc', ['--version']).status === 0;
+if (!havePerf() || !cc) {
+  test('symbol per address vs perf (skipped: needs perf, root and cc)', () => {
+    console.log('skip: perf, root or cc missing');
+  });
+} else {
+  test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const [fixture, flags] of [['burn.c', ['-O1', '-g']], ['symkinds.c', ['-O1']]] as const) {
+    test(`every address of ${fixture} (gcc ${flags.join(' ')}, unstripped): named as perf names it`, () => {
+      const exe = join(dir, fixture.replace('.c', ''));
+      const r = spawnSync('cc', [...flags, '-o', exe, join(root, 'test', 'fixtures', 'profile', fixture)], { encoding: 'utf8' });
+      assert.is(r.status, 0, r.stderr);
+      sameNames(exe, 1n);
+    });
+  }
+
+  test('a PLT-heavy unstripped executable (40 PLT entries): every address named as perf names it', () => {
+    const calls = ['strlen(s)', 'atoi(s)', 'atol(s)', 'puts(s)', 'strdup(s)', 'getenv(s)', 'strchr(s,1)', 'strrchr(s,2)', 'abs((int)x)', 'labs(x)',
+      'rand()', 'getpid()', 'getppid()', 'sleep(0)', 'usleep(0)', 'time(0)', 'clock()', 'strtol(s,0,10)', 'strtoul(s,0,10)', 'strtod(s,0)',
+      'isatty(0)', 'fflush(0)', 'random()', 'geteuid()', 'getuid()', 'getgid()', 'getegid()', 'alarm(0)', 'sysconf(1)', 'umask(0)',
+      'strspn(s,s)', 'strcspn(s,s)', 'strpbrk(s,s)', 'strstr(s,s)', 'strcasecmp(s,s)', 'strncasecmp(s,s,1)', 'memchr(s,1,1)', 'toupper(1)', 'tolower(1)'];
+    const fns = Array.from({ length: 120 }, (_, i) => `__attribute__((noinline)) long f${i}(long x, const char* s) { return x * ${i + 3} + (long)(${calls[i % calls.length]}); }`);
+    const src = ['#include <stdio.h>', '#include <stdlib.h>', '#include <string.h>', '#include <strings.h>', '#include <ctype.h>', '#include <time.h>',
+      '#include <unistd.h>', '#include <sys/stat.h>', ...fns,
+      `int main(int c, char** v) { long s = 0; ${fns.map((_, i) => `s += f${i}(c, v[0]);`).join(' ')} printf("%ld\\n", s); return (int)s; }`].join('\n');
+    const exe = join(dir, 'many');
+    const r = spawnSync('cc', ['-O1', '-fno-inline', '-w', '-x', 'c', '-o', exe, '-'], { input: src, encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    sameNames(exe, 2n);
+  });
+
+  test('libc.so.6 (stripped: .dynsym and PLT) and the kvmlens addon (C++, unstripped): sampled addresses named as perf names them', () => {
+    for (const lib of ['/usr/lib/x86_64-linux-gnu/libc.so.6', join(root, 'build', 'Release', 'kvmlens.node')]) {
+      if (!existsSync(lib)) continue;
+      const path = realpathSync(lib);
+      const size = execSegments(path).reduce((n, [, s]) => n + s, 0n);
+      sameNames(path, size / 20000n + 1n);
+    }
+  });
+}
+
+test.run();
