@@ -122,6 +122,9 @@ export function sortEntries<T extends HistEntry>(entries: T[], keys: readonly So
 /** The symbol column: "[k] name", "[.] 0x00000000000014e7", "[k] data+0x10". */
 export function symbolText(e: HistEntry): string {
   if (e.sym === undefined) return `[${e.level}] 0x${e.addr.toString(16).padStart(16, '0')}`;
-  if (e.symIsObject) return `[${e.level}] ${e.sym}+0x${(e.addr - e.symStart).toString(16)}`;
+  // Matches perf for kernel data symbols. For a sample inside a user-space
+  // object (a table in .text) perf prints an offset mixing two address
+  // spaces; kvmlens's differs there (known, and never a code address).
+  if (e.symIsObject) return `[${e.level}] ${e.sym}+0x${BigInt.asUintN(64, e.addr - e.symStart).toString(16)}`;
   return `[${e.level}] ${e.sym}`;
 }
