@@ -10,7 +10,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { havePerf, kvmlens, perf } from './support/profile-oracle.ts';
@@ -100,6 +100,38 @@ if (!havePerf() || !cc) {
     const r = spawnSync('cc', ['-O1', '-fno-inline', '-w', '-x', 'c', '-o', exe, '-'], { input: src, encoding: 'utf8' });
     assert.is(r.status, 0, r.stderr);
     sameNames(exe, 2n);
+  });
+
+  test('diff: two static functions of one name are one entry, as perf diff collapses symbols by name', () => {
+    const a = join(dir, 'one.c'), b = join(dir, 'two.c'), exe = join(dir, 'twins');
+    writeFileSync(a, 'static __attribute__((noinline)) int twin(int x) { return x * 3 + 1; }\nint one(int x) { return twin(x); }\n');
+    writeFileSync(b, 'static __attribute__((noinline)) int twin(int x) { return x * 5 + 2; }\nint two(int x) { return twin(x); }\nint one(int);\nint main(int c, char** v) { (void)v; return one(c) + two(c); }\n');
+    const r = spawnSync('cc', ['-O1', '-o', exe, a, b], { encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    const nm = spawnSync('nm', [exe], { encoding: 'utf8' }).stdout;
+    const twins = [...nm.matchAll(/^([0-9a-f]+) t twin$/gm)].map((m) => BigInt(`0x${m[1]}`));
+    const main = BigInt(`0x${/^([0-9a-f]+) T main$/m.exec(nm)![1]}`);
+    assert.is(twins.length, 2, nm);
+    const base = 0x7f0000000000n;
+    const write = (file: string, addrs: bigint[]) => {
+      const w = new ProfileDataWriter();
+      w.comm(100, 100, 'twins').mmap(100, base, 0x10000n, 0n, exe);
+      for (let i = 0; i < 20; i++) w.sample({ ip: base + main, pid: 100, cpumode: MISC_USER });
+      for (const x of addrs) w.sample({ ip: base + x, pid: 100, cpumode: MISC_USER });
+      w.write(file);
+    };
+    const old = join(dir, 'old.data'), neu = join(dir, 'new.data');
+    for (const [o, n] of [[[], twins], [[twins[0], twins[1], twins[1]], [twins[1]]]] as const) {
+      write(old, [...o]);
+      write(neu, [...n]);
+      const p = perf(['diff', old, neu]);
+      assert.is(p.status, 0, p.stderr);
+      const k = kvmlens(['--host', 'diff', old, neu]);
+      assert.is(k.status, 0, k.stderr);
+      const table = (t: string) => t.split('\n').filter((l) => /%/.test(l) && !l.startsWith('#'));
+      assert.equal(table(k.stdout), table(p.stdout));
+      assert.is(table(p.stdout).filter((l) => / twin$/.test(l)).length, 1);
+    }
   });
 
   test('libc.so.6 (stripped: .dynsym and PLT) and the kvmlens addon (C++, unstripped): sampled addresses named as perf names them', () => {

@@ -36,7 +36,7 @@ export function histEntries(
   result: ProfileResult,
   event: number,
   keys: readonly SortKey[],
-  opts: { mergeUnresolved?: boolean } = {},
+  opts: { mergeUnresolved?: boolean } = {}, // perf diff's collapse: by symbol name, unresolved as one
 ): HistEntry[] {
   const r = result.rows;
   const s = result.strings;
@@ -50,8 +50,11 @@ export function histEntries(
     const dso = r.dso[i] >= 0 ? s[r.dso[i]] : undefined;
     const sym = r.sym[i] >= 0 ? s[r.sym[i]] : undefined;
     // Identity: a resolved symbol is (dso, start); an unresolved one its address.
-    // perf diff keeps one entry for all unresolved addresses of a DSO.
-    const symId = sym !== undefined ? `s${r.symStart[i]}:${sym}` : opts.mergeUnresolved ? 'a' : `a${r.addr[i]}`;
+    // perf diff collapses by name instead: one entry per symbol name of a
+    // DSO (two static check_match of ld.so are one), and one for all of its
+    // unresolved addresses.
+    const symId =
+      sym !== undefined ? (opts.mergeUnresolved ? `n:${sym}` : `s${r.symStart[i]}:${sym}`) : opts.mergeUnresolved ? 'a' : `a${r.addr[i]}`;
     // perf's sort__sym_cmp: two unresolved entries compare by address alone,
     // so without the dso key equal addresses in different DSOs are one entry;
     // resolved symbols compare their DSO first.
