@@ -49,8 +49,9 @@ std::string demangle_name_only(const std::string& mangled) {
 
 std::string strip_signature(const std::string& d) {
   // Thunks keep their target's full signature (as libiberty prints them).
+  // So do transactional-memory clones (libstdc++'s "transaction clone for").
   if (d.rfind("non-virtual thunk to ", 0) == 0 || d.rfind("virtual thunk to ", 0) == 0 ||
-      d.rfind("covariant return thunk to ", 0) == 0)
+      d.rfind("covariant return thunk to ", 0) == 0 || d.rfind("transaction clone for ", 0) == 0)
     return d;
   // " [clone .cold]" style suffixes go with the parameters.
   size_t end = d.size();
