@@ -134,7 +134,7 @@ if (!havePerf() || !cc) {
     }
   });
 
-  test('libc.so.6 and libstdc++.so.6 (stripped: .dynsym and PLT; libc's debug symbols when installed) and the kvmlens addon (C++, unstripped): sampled addresses named as perf names them', () => {
+  test('libc.so.6 and libstdc++.so.6 (stripped: .dynsym and PLT; with libc debug symbols when installed) and the kvmlens addon (C++, unstripped): sampled addresses named as perf names them', () => {
     for (const lib of ['/usr/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/libstdc++.so.6', join(root, 'build', 'Release', 'kvmlens.node')]) {
       if (!existsSync(lib)) continue;
       const path = realpathSync(lib);
