@@ -18,7 +18,7 @@ constexpr int kMaxDepth = 64;
 // ---------------------------------------------------------------------------
 // Tokens of the argument list (C, as the kernel's TP_printk wrote it).
 
-enum class Tok { End, Number, Ident, String, Op };
+enum class Tok { End, Number, Ident, String, Char, Op };
 
 struct Token {
   Tok kind = Tok::End;
@@ -36,7 +36,7 @@ std::vector<Token> tokenize(const std::string& s, size_t i) {
       // As libtraceevent's tokenizer: the content is kept raw; a string
       // followed by another (only spaces between) is one token.
       Token t;
-      t.kind = Tok::String;
+      t.kind = c == '"' ? Tok::String : Tok::Char;
       for (;;) {
         size_t j = i + 1;
         while (j < s.size() && s[j] != c) j += s[j] == '\\' ? 2 : 1;
@@ -76,7 +76,7 @@ std::vector<Token> tokenize(const std::string& s, size_t i) {
 // ---------------------------------------------------------------------------
 // Expression trees.
 
-enum class Kind { Atom, Field, Cast, Unary, Binary, Ternary, Index, Symbolic, Flags, GetStr, DynArray, DynArrayLen, Hex, HexStr, IntArray };
+enum class Kind { Null, Atom, Field, Cast, Unary, Binary, Ternary, Index, Symbolic, Flags, GetStr, DynArray, DynArrayLen, Hex, HexStr, IntArray };
 
 struct FieldInfo {
   const FormatField* f = nullptr;
@@ -91,6 +91,7 @@ struct Node {
   FieldInfo field;
   std::vector<std::unique_ptr<Node>> kids;
   std::vector<std::pair<int64_t, std::string>> table;  // symbols / flags in order
+  int prio = 0;             // libtraceevent's op priority (0: single operator, ?, [)
 };
 using NodePtr = std::unique_ptr<Node>;
 
@@ -143,6 +144,29 @@ FieldInfo field_info(const FormatField* f, uint32_t long_size) {
   return fi;
 }
 
+// libtraceevent's eval_type: a cast masks to the type's size (it never sign-extends).
+uint64_t cast_value(uint64_t v, std::string type, bool pointer) {
+  if (type.size() < 2) return v;
+  if (pointer) {
+    if (type.back() != '*') return v;
+    type = type.substr(0, type.size() - 2);
+  }
+  if (type.back() == '*' || starts_with(type, "struct")) return v;
+  if (type == "u8" || type == "s8") return v & 0xff;
+  if (type == "u16" || type == "s16") return v & 0xffff;
+  if (type == "u32" || type == "s32") return v & 0xffffffff;
+  if (starts_with(type, "unsigned ")) type = type.substr(9);
+  if (type == "char") return v & 0xff;
+  if (type == "short") return v & 0xffff;
+  if (type == "int") return v & 0xffffffff;
+  return v;
+}
+
+// libtraceevent's parser (perf 6.1's copy), reproduced for its results, not
+// C's: it reads an operand, then an operator and one more operand, and
+// rotates the two when the operand is itself an operation of lower
+// precedence, even a parenthesized one. So `REC->flags & (A | B)` reads as
+// `(REC->flags & A) | B`, and perf prints what that evaluates to; so must we.
 class Parser {
  public:
   Parser(const std::vector<Token>& toks, const EventFormat& ev, uint32_t long_size)
@@ -150,194 +174,71 @@ class Parser {
 
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
-  bool at_end() const { return peek().kind == Tok::End; }
-  bool eat_op(const char* op) {
-    if (peek().kind == Tok::Op && peek().text == op) {
+  bool at_end() const { return cur().kind == Tok::End; }
+  bool eat_delim(const char* d) {
+    if (is_delim(d)) {
       pos_++;
       return true;
     }
     return false;
   }
-  const Token& peek(size_t ahead = 0) const { return t_[std::min(pos_ + ahead, t_.size() - 1)]; }
 
-  NodePtr expression(int depth = 0) { return ternary(depth); }
+  // One print argument: an operand and its operators.
+  NodePtr expression(int depth = 0) {
+    NodePtr arg;
+    process_arg(arg, depth);
+    if (ok() && is_op()) process_op(arg, depth);
+    return ok() ? std::move(arg) : nullptr;
+  }
 
   void fail(const std::string& why) {
-    if (error_.empty()) error_ = why + (peek().kind == Tok::End ? " at the end" : " at '" + peek().text + "'");
+    if (error_.empty()) error_ = why + (cur().kind == Tok::End ? " at the end" : " at '" + cur().text + "'");
   }
 
  private:
-  static int precedence(const std::string& op) {
-    if (op == "||") return 2;
-    if (op == "&&") return 3;
-    if (op == "|") return 4;
-    if (op == "^") return 5;
-    if (op == "&") return 6;
-    if (op == "==" || op == "!=") return 7;
-    if (op == "<" || op == "<=" || op == ">" || op == ">=") return 8;
-    if (op == "<<" || op == ">>") return 9;
-    if (op == "+" || op == "-") return 10;
-    if (op == "*" || op == "/" || op == "%") return 11;
+  const Token& cur() const { return t_[std::min(pos_, t_.size() - 1)]; }
+  // DELIM tokens are ( ) , ; everything else that is not a word or a string is an OP.
+  bool is_delim(const char* d = nullptr) const {
+    const Token& t = cur();
+    if (t.kind != Tok::Op || (t.text != "(" && t.text != ")" && t.text != ",")) return false;
+    return !d || t.text == d;
+  }
+  bool is_op(const char* o = nullptr) const {
+    const Token& t = cur();
+    if (t.kind != Tok::Op || is_delim()) return false;
+    return !o || t.text == o;
+  }
+  bool is_item() const { return cur().kind == Tok::Number || cur().kind == Tok::Ident; }
+
+  static int op_prio(const std::string& op) {
+    if (op.size() == 1) {
+      switch (op[0]) {
+        case '~': case '!': return 4;
+        case '*': case '/': case '%': return 6;
+        case '+': case '-': return 7;
+        case '<': case '>': return 9;
+        case '&': return 11;
+        case '^': return 12;
+        case '|': return 13;
+        case '?': return 16;
+        default: return -1;
+      }
+    }
+    if (op == "++" || op == "--") return 3;
+    if (op == ">>" || op == "<<") return 8;
+    if (op == ">=" || op == "<=") return 9;
+    if (op == "==" || op == "!=") return 10;
+    if (op == "&&") return 14;
+    if (op == "||") return 15;
     return -1;
   }
 
-  NodePtr ternary(int depth) {
+  bool deep(int depth) {
     if (depth > kMaxDepth) {
       fail("expression nested too deeply");
-      return nullptr;
+      return true;
     }
-    NodePtr cond = binary(0, depth);
-    if (!ok()) return nullptr;
-    if (!eat_op("?")) return cond;
-    NodePtr a = ternary(depth + 1);
-    if (!ok()) return nullptr;
-    if (!eat_op(":")) {
-      fail("'?' without ':'");
-      return nullptr;
-    }
-    NodePtr b = ternary(depth + 1);
-    if (!ok()) return nullptr;
-    auto n = std::make_unique<Node>();
-    n->kind = Kind::Ternary;
-    n->kids.push_back(std::move(cond));
-    n->kids.push_back(std::move(a));
-    n->kids.push_back(std::move(b));
-    return n;
-  }
-
-  NodePtr binary(int min_prec, int depth) {
-    NodePtr left = unary(depth);
-    while (ok()) {
-      const Token& op = peek();
-      if (op.kind != Tok::Op) break;
-      const int p = precedence(op.text);
-      if (p < 0 || p < min_prec) break;
-      std::string text = op.text;
-      pos_++;
-      NodePtr right = binary(p + 1, depth + 1);
-      if (!ok()) return nullptr;
-      auto n = std::make_unique<Node>();
-      n->kind = Kind::Binary;
-      n->text = text;
-      n->kids.push_back(std::move(left));
-      n->kids.push_back(std::move(right));
-      left = std::move(n);
-    }
-    return ok() ? std::move(left) : nullptr;
-  }
-
-  NodePtr unary(int depth) {
-    if (depth > kMaxDepth) {
-      fail("expression nested too deeply");
-      return nullptr;
-    }
-    const Token& t = peek();
-    if (t.kind == Tok::Op && (t.text == "-" || t.text == "!" || t.text == "~" || t.text == "+")) {
-      std::string op = t.text;
-      pos_++;
-      NodePtr operand = unary(depth + 1);
-      if (!ok()) return nullptr;
-      if (op == "+") return operand;
-      auto n = std::make_unique<Node>();
-      n->kind = Kind::Unary;
-      n->text = op;
-      n->kids.push_back(std::move(operand));
-      return n;
-    }
-    if (t.kind == Tok::Op && t.text == "(" && type_in_parens() && is_sign_after_type()) {
-      // "(unsigned long)-4095": libtraceevent takes a type followed by an
-      // operator for a parenthesized atom (worth 0) and the operator for a
-      // binary one: (0) - 4095.
-      pos_++;
-      std::string type;
-      while (!(peek().kind == Tok::Op && peek().text == ")")) {
-        if (!type.empty()) type += ' ';
-        type += peek().text;
-        pos_++;
-      }
-      pos_++;
-      return atom(type);
-    }
-    if (t.kind == Tok::Op && t.text == "(" && is_cast()) {
-      pos_++;
-      std::string type;
-      while (!(peek().kind == Tok::Op && peek().text == ")")) {
-        if (!type.empty()) type += ' ';
-        type += peek().text;
-        pos_++;
-      }
-      pos_++;
-      NodePtr operand = unary(depth + 1);
-      if (!ok()) return nullptr;
-      auto n = std::make_unique<Node>();
-      n->kind = Kind::Cast;
-      n->text = type;
-      n->kids.push_back(std::move(operand));
-      return n;
-    }
-    return postfix(depth);
-  }
-
-  // Index of the ')' closing "(type words" at pos_, or 0.
-  size_t type_in_parens() const {
-    size_t i = 1;
-    bool any = false;
-    for (;; i++) {
-      const Token& k = peek(i);
-      if (k.kind == Tok::Ident && k.text != "REC") {
-        any = true;
-        continue;
-      }
-      if (k.kind == Tok::Op && k.text == "*" && any) continue;
-      break;
-    }
-    if (!any || !(peek(i).kind == Tok::Op && peek(i).text == ")")) return 0;
-    if (i == 2 && peek(2).kind == Tok::Op && peek(2).text == "(") return 0;
-    return i;
-  }
-  bool is_sign_after_type() const {
-    const size_t i = type_in_parens();
-    const Token& next = peek(i + 1);
-    return i && next.kind == Tok::Op && (next.text == "-" || next.text == "+");
-  }
-
-  // "(unsigned long)x", "(char *)x": type words then ')' then an operand.
-  bool is_cast() const {
-    size_t i = 1;
-    bool any = false;
-    for (;; i++) {
-      const Token& k = peek(i);
-      if (k.kind == Tok::Ident && k.text != "REC") {
-        any = true;
-        continue;
-      }
-      if (k.kind == Tok::Op && k.text == "*" && any) continue;
-      break;
-    }
-    if (!any || !(peek(i).kind == Tok::Op && peek(i).text == ")")) return false;
-    // A lone identifier in parentheses followed by a function call is a call.
-    if (i == 2 && peek(2).kind == Tok::Op && peek(2).text == "(") return false;
-    const Token& next = peek(i + 1);
-    return next.kind == Tok::Number || next.kind == Tok::Ident || next.kind == Tok::String ||
-           (next.kind == Tok::Op && (next.text == "(" || next.text == "!" || next.text == "~"));
-  }
-
-  NodePtr postfix(int depth) {
-    NodePtr base = primary(depth);
-    while (ok() && eat_op("[")) {
-      NodePtr index = expression(depth + 1);
-      if (!ok()) return nullptr;
-      if (!eat_op("]")) {
-        fail("'[' without ']'");
-        return nullptr;
-      }
-      auto n = std::make_unique<Node>();
-      n->kind = Kind::Index;
-      n->kids.push_back(std::move(base));
-      n->kids.push_back(std::move(index));
-      base = std::move(n);
-    }
-    return ok() ? std::move(base) : nullptr;
+    return false;
   }
 
   NodePtr atom(const std::string& text) {
@@ -347,7 +248,6 @@ class Parser {
     n->number = std::strtoull(text.c_str(), nullptr, 0);
     return n;
   }
-
   NodePtr field_node(Kind kind, const std::string& name) {
     auto n = std::make_unique<Node>();
     n->kind = kind;
@@ -356,193 +256,316 @@ class Parser {
     return n;
   }
 
-  // A field name given to __get_str() and friends: "name" or "REC->name".
-  std::string field_name_arg() {
-    if (peek().kind == Tok::Ident && peek().text == "REC" && peek(1).text == "->") pos_ += 2;
-    if (peek().kind != Tok::Ident) {
+  void process_arg(NodePtr& arg, int depth) {
+    if (deep(depth)) return;
+    const Token t = cur();
+    switch (t.kind) {
+      case Tok::Ident:
+      case Tok::Number: {
+        pos_++;
+        if (t.text == "REC") {
+          if (!is_op("->")) return fail("REC without ->");
+          pos_++;
+          if (!is_item()) return fail("REC-> without a field");
+          arg = field_node(Kind::Field, cur().text);
+          pos_++;
+          return;
+        }
+        if (is_delim("(")) {
+          pos_++;
+          return process_function(arg, t.text, depth + 1);
+        }
+        std::string text = t.text;  // atoms can be several words: "unsigned long"
+        while (is_item()) text += " " + t_[pos_++].text;
+        arg = atom(text);
+        return;
+      }
+      case Tok::String:
+        pos_++;
+        arg = atom(t.text);
+        return;
+      case Tok::Char:
+        pos_++;
+        arg = atom(std::to_string(static_cast<int>(static_cast<signed char>(t.text.empty() ? 0 : t.text[0]))));
+        return;
+      case Tok::Op:
+        if (t.text == "(") {
+          pos_++;
+          return process_paren(arg, depth + 1);
+        }
+        {
+          // A single operator: - ! ~ + with an empty left side.
+          if (t.text.size() != 1 || !std::strchr("~!+-", t.text[0])) return fail("unexpected '" + t.text + "'");
+          pos_++;
+          auto n = std::make_unique<Node>();
+          n->kind = Kind::Binary;
+          n->text = t.text;
+          n->kids.push_back(std::make_unique<Node>());  // Null
+          n->kids[0]->kind = Kind::Null;
+          n->kids.emplace_back();
+          process_arg(n->kids[1], depth + 1);
+          if (!ok()) return;
+          arg = std::move(n);
+          return continue_ops(arg, arg->kids[1], depth);
+        }
+      case Tok::End:
+        return fail("the argument list ends early");
+    }
+  }
+
+  // After an operation: a following operator of lower precedence takes
+  // the whole as its left side, one of higher precedence the right operand.
+  void continue_ops(NodePtr& arg, NodePtr& right, int depth) {
+    if (!ok() || !is_op() || cur().text == ":") return;
+    if (op_prio(cur().text) > arg->prio) return process_op(arg, depth + 1);
+    return process_op(right, depth + 1);
+  }
+
+  // cur() is an operator; `arg` its left side.
+  void process_op(NodePtr& arg, int depth) {
+    if (deep(depth)) return;
+    const std::string op = cur().text;
+    if (op == "?") {
+      pos_++;
+      auto n = std::make_unique<Node>();
+      n->kind = Kind::Ternary;
+      n->kids.push_back(std::move(arg));
+      n->kids.emplace_back();
+      n->kids.emplace_back();
+      process_arg(n->kids[1], depth + 1);
+      while (ok() && is_op() && cur().text != ":") process_op(n->kids[1], depth + 1);
+      if (!ok()) return;
+      if (!is_op(":")) return fail("'?' without ':'");
+      pos_++;
+      process_arg(n->kids[2], depth + 1);
+      if (!ok()) return;
+      arg = std::move(n);
+      if (is_op() && cur().text != ":" && op_prio(cur().text) <= 0) return fail("unknown operator");
+      return continue_ops(arg, arg, depth);
+    }
+    if (op == "[") {
+      pos_++;
+      auto n = std::make_unique<Node>();
+      n->kind = Kind::Index;
+      n->kids.push_back(std::move(arg));
+      n->kids.emplace_back();
+      process_arg(n->kids[1], depth + 1);
+      if (!ok()) return;
+      if (!is_op("]")) return fail("'[' without ']'");
+      pos_++;
+      arg = std::move(n);
+      if (is_op() && cur().text != ":" && op_prio(cur().text) <= 0) return fail("unknown operator");
+      return continue_ops(arg, arg, depth);
+    }
+    static const char* const kBinary[] = {">>", "<<", "&", "|", "&&", "||", "-", "+", "*", "^", "/", "%", "<", ">", "<=", ">=", "==", "!="};
+    bool binary = false;
+    for (const char* b : kBinary) binary = binary || op == b;
+    if (!binary) return fail("unknown operator '" + op + "'");
+    auto n = std::make_unique<Node>();
+    n->kind = Kind::Binary;
+    n->text = op;
+    n->prio = arg->kind == Kind::Null ? 0 : op_prio(op);
+    n->kids.push_back(std::move(arg));
+    n->kids.emplace_back();
+    pos_++;
+    if (op == "*" && is_delim(")")) {
+      // "char *)": a pointer type, part of the atom.
+      if (n->kids[0]->kind != Kind::Atom) return fail("bad pointer type");
+      arg = std::move(n->kids[0]);
+      arg->text += " *";
+      return;
+    }
+    NodePtr right;
+    process_arg(right, depth + 1);
+    if (!ok()) return;
+    // The right operand's operator, ? and [ included (a ternary rotates too).
+    const std::string right_op = right->kind == Kind::Binary    ? right->text
+                                 : right->kind == Kind::Ternary ? "?"
+                                 : right->kind == Kind::Index   ? "["
+                                                                : "";
+    if (!right_op.empty() && op_prio(op) < op_prio(right_op)) {
+      // Rotate: (left op right.left) right.op right.right.
+      NodePtr inner = std::move(n);
+      inner->kids[1] = std::move(right->kids[0]);
+      right->kids[0] = std::move(inner);
+      arg = std::move(right);
+      return continue_ops(arg, arg->kids[0], depth);
+    }
+    n->kids[1] = std::move(right);
+    arg = std::move(n);
+    return continue_ops(arg, arg->kids[1], depth);
+  }
+
+  // After "(": an argument, then ")"; a word in parentheses followed by an
+  // operand is a cast.
+  void process_paren(NodePtr& arg, int depth) {
+    process_arg(arg, depth + 1);
+    if (ok() && is_op()) process_op(arg, depth + 1);
+    if (!ok()) return;
+    if (!eat_delim(")")) return fail("'(' without ')'");
+    if (is_item() || cur().kind == Tok::String || cur().kind == Tok::Char || is_delim("(")) {
+      if (arg->kind != Kind::Atom) return fail("a cast of something other than a type");
+      auto n = std::make_unique<Node>();
+      n->kind = Kind::Cast;
+      n->text = arg->text;
+      n->kids.emplace_back();
+      process_arg(n->kids[0], depth + 1);
+      if (!ok()) return;
+      arg = std::move(n);
+    }
+  }
+
+  bool expect_delim(const char* d) {
+    if (eat_delim(d)) return true;
+    fail(std::string("expected '") + d + "'");
+    return false;
+  }
+
+  // An argument of __print_flags / __print_symbolic / __print_hex ...: an
+  // operand and all its operators.
+  NodePtr field_arg(int depth) {
+    NodePtr a;
+    process_arg(a, depth + 1);
+    while (ok() && is_op()) process_op(a, depth + 1);
+    return ok() ? std::move(a) : nullptr;
+  }
+
+  std::string field_name() {
+    if (!is_item()) {
       fail("expected a field name");
       return "";
     }
     return t_[pos_++].text;
   }
 
-  bool expect(const char* op) {
-    if (eat_op(op)) return true;
-    fail(std::string("expected '") + op + "'");
-    return false;
-  }
-
-  // { value, "name" }, ... up to the closing ')'.
-  void table(Node* n) {
-    while (ok() && eat_op(",")) {
-      if (!expect("{")) return;
-      NodePtr value = expression();
-      if (!ok() || !expect(",")) return;
-      // The name is any expression to libtraceevent (the table's end marker
-      // is { 0, ((void *)0) } in some formats); it keeps an atom's text (a
-      // cast's type text, which shares the field).
-      NodePtr name_node = expression();
-      if (!ok() || !expect("}")) return;
-      std::string name = name_node->kind == Kind::Atom || name_node->kind == Kind::Cast ? name_node->text : "";
-      // libtraceevent (perf 6.1) keeps an atom's text and evaluates any
-      // other value to "%lld"; eval_flag() then reads text that starts with
-      // a digit with strtoull, a few softirq / hrtimer names from a table,
-      // and anything else (an enum name, a negative number) as -1.
-      std::string text;
-      const Node* v = value.get();
-      while (v->kind == Kind::Cast) v = v->kids[0].get();
-      if (v->kind == Kind::Atom) {
-        text = v->text;
-      } else {
-        int64_t num = 0;
-        if (!constant(value.get(), &num)) {
-          fail("symbol value is not a constant");
-          return;
-        }
-        text = std::to_string(num);
-      }
-      n->table.emplace_back(static_cast<int64_t>(eval_flag(text)), std::move(name));
+  // { value, name }, ... ; cur() is the ',' before the first.
+  void process_fields(Node* n, int depth) {
+    while (ok() && is_delim(",")) {
+      pos_++;
+      if (!is_op("{")) break;
+      pos_++;
+      NodePtr value;
+      process_arg(value, depth + 1);
+      if (ok() && is_op()) process_op(value, depth + 1);
+      if (!ok() || !expect_delim(",")) return;
+      std::string value_text;
+      if (!arg_eval(value.get(), &value_text)) return fail("a symbol value that is not a constant");
+      NodePtr name;
+      process_arg(name, depth + 1);
+      if (!ok()) return;
+      if (!is_op("}")) return fail("expected '}'");
+      pos_++;
+      std::string name_text;
+      if (!arg_eval(name.get(), &name_text)) return fail("a symbol name that is not a constant");
+      n->table.emplace_back(static_cast<int64_t>(eval_flag(value_text)), std::move(name_text));
     }
   }
 
-  static bool constant(const Node* n, int64_t* out) {
-    if (!n) return false;
-    int64_t a, b;
+  // libtraceevent's arg_eval: an atom's text, else the constant as "%lld".
+  static bool arg_eval(const Node* n, std::string* out) {
+    if (n->kind == Kind::Atom) {
+      *out = n->text;
+      return true;
+    }
+    if (n->kind == Kind::Cast) return arg_eval(n->kids[0].get(), out);
+    int64_t v;
+    if (n->kind != Kind::Binary || !arg_num_eval(n, &v)) return false;
+    *out = std::to_string(v);
+    return true;
+  }
+
+  static bool arg_num_eval(const Node* n, int64_t* out) {
     switch (n->kind) {
       case Kind::Atom:
-        // arg_num_eval: strtoll of the text (names are 0).
         *out = std::strtoll(n->text.c_str(), nullptr, 0);
         return true;
-      case Kind::Unary:
-        if (!constant(n->kids[0].get(), &a)) return false;
-        *out = n->text == "-" ? -a : n->text == "~" ? ~a : !a;
+      case Kind::Cast: {
+        if (!arg_num_eval(n->kids[0].get(), out)) return false;
+        *out = static_cast<int64_t>(cast_value(static_cast<uint64_t>(*out), n->text, false));
         return true;
+      }
       case Kind::Binary: {
-        if (!constant(n->kids[0].get(), &a) || !constant(n->kids[1].get(), &b)) return false;
         const std::string& op = n->text;
+        int64_t a = 0, b = 0;
+        const bool unary_ok = op == "-" || op == "+";
+        if (op == "~") {
+          if (!arg_num_eval(n->kids[1].get(), &b)) return false;
+          *out = ~b;
+          return true;
+        }
+        if (!(n->kids[0]->kind == Kind::Null && unary_ok) && !arg_num_eval(n->kids[0].get(), &a)) return false;
+        if (!arg_num_eval(n->kids[1].get(), &b)) return false;
         const uint64_t ua = static_cast<uint64_t>(a), ub = static_cast<uint64_t>(b);
-        if (op == "+") *out = static_cast<int64_t>(ua + ub);
-        else if (op == "-") *out = static_cast<int64_t>(ua - ub);
-        else if (op == "*") *out = static_cast<int64_t>(ua * ub);
-        else if (op == "/") { if (b == 0) return false; *out = a / b; }
-        else if (op == "%") { if (b == 0) return false; *out = a % b; }
-        else if (op == "<<") *out = static_cast<int64_t>(ua << (ub & 63));
-        else if (op == ">>") *out = a >> (ub & 63);
+        if (op == "|") *out = a | b;
+        else if (op == "||") *out = a || b;
         else if (op == "&") *out = a & b;
-        else if (op == "|") *out = a | b;
-        else if (op == "^") *out = a ^ b;
+        else if (op == "&&") *out = a && b;
+        else if (op == "<") *out = a < b;
+        else if (op == "<<") *out = static_cast<int64_t>(ua << (ub & 63));
+        else if (op == "<=") *out = a <= b;
+        else if (op == ">") *out = a > b;
+        else if (op == ">>") *out = a >> (ub & 63);
+        else if (op == ">=") *out = a >= b;
         else if (op == "==") *out = a == b;
         else if (op == "!=") *out = a != b;
-        else if (op == "<") *out = a < b;
-        else if (op == ">") *out = a > b;
-        else if (op == "<=") *out = a <= b;
-        else if (op == ">=") *out = a >= b;
-        else if (op == "&&") *out = a && b;
-        else if (op == "||") *out = a || b;
+        else if (op == "-") *out = static_cast<int64_t>(ua - ub);
+        else if (op == "+") *out = static_cast<int64_t>(ua + ub);
         else return false;
         return true;
       }
-      case Kind::Cast:
-        return constant(n->kids[0].get(), out);
       default:
         return false;
     }
   }
 
-  NodePtr call(const std::string& name, int depth) {
-    pos_++;  // '('
+  void process_function(NodePtr& arg, const std::string& name, int depth) {
     auto n = std::make_unique<Node>();
     if (name == "__print_symbolic" || name == "__print_symbolic_u64") {
       n->kind = Kind::Symbolic;
-      n->kids.push_back(expression(depth + 1));
-      table(n.get());
+      n->kids.push_back(field_arg(depth));
+      if (!ok()) return;
+      if (!is_delim(",")) return fail("expected ','");
+      process_fields(n.get(), depth);
     } else if (name == "__print_flags" || name == "__print_flags_u64") {
       n->kind = Kind::Flags;
-      n->kids.push_back(expression(depth + 1));
-      if (!ok() || !expect(",")) return nullptr;
-      if (peek().kind != Tok::String) {
-        fail("__print_flags without a delimiter string");
-        return nullptr;
-      }
-      n->text = t_[pos_++].text;
-      table(n.get());
-    } else if (name == "__builtin_expect") {
-      // libtraceevent keeps the condition and ignores the expectation.
-      NodePtr cond = expression(depth + 1);
-      if (!ok() || !expect(",")) return nullptr;
-      (void)expression(depth + 1);
-      if (!ok() || !expect(")")) return nullptr;
-      return cond;
+      n->kids.push_back(field_arg(depth));
+      if (!ok() || !expect_delim(",")) return;
+      NodePtr delim;
+      process_arg(delim, depth + 1);
+      if (!ok()) return;
+      if (delim->kind == Kind::Atom) n->text = delim->text;
+      if (!is_delim(",")) return fail("expected ','");
+      process_fields(n.get(), depth);
     } else if (name == "__get_str" || name == "__get_rel_str") {
-      n = field_node(Kind::GetStr, field_name_arg());
+      n = field_node(Kind::GetStr, field_name());
     } else if (name == "__get_dynamic_array" || name == "__get_rel_dynamic_array") {
-      n = field_node(Kind::DynArray, field_name_arg());
+      n = field_node(Kind::DynArray, field_name());
     } else if (name == "__get_dynamic_array_len" || name == "__get_rel_dynamic_array_len") {
-      n = field_node(Kind::DynArrayLen, field_name_arg());
-    } else if (name == "__print_hex" || name == "__print_hex_str") {
-      n->kind = name == "__print_hex" ? Kind::Hex : Kind::HexStr;
-      n->kids.push_back(expression(depth + 1));
-      if (!ok() || !expect(",")) return nullptr;
-      n->kids.push_back(expression(depth + 1));
-    } else if (name == "__print_array") {
-      n->kind = Kind::IntArray;
-      n->kids.push_back(expression(depth + 1));
-      for (int i = 0; i < 2 && ok(); i++) {
-        if (!expect(",")) return nullptr;
-        n->kids.push_back(expression(depth + 1));
+      n = field_node(Kind::DynArrayLen, field_name());
+    } else if (name == "__builtin_expect") {
+      // The condition; the expectation is ignored.
+      process_arg(arg, depth + 1);
+      if (!ok() || !expect_delim(",")) return;
+      if (!is_item()) return fail("__builtin_expect without a value");
+      pos_++;
+      if (!expect_delim(")")) return;
+      return;
+    } else if (name == "__print_hex" || name == "__print_hex_str" || name == "__print_array") {
+      n->kind = name == "__print_hex" ? Kind::Hex : name == "__print_hex_str" ? Kind::HexStr : Kind::IntArray;
+      const int count = n->kind == Kind::IntArray ? 3 : 2;
+      for (int i = 0; i < count && ok(); i++) {
+        if (i && !expect_delim(",")) return;
+        n->kids.push_back(field_arg(depth));
       }
-    } else {
-      fail("function " + name + "() is not known");
-      return nullptr;
-    }
-    if (!ok() || !expect(")")) return nullptr;
-    if (n->kind == Kind::Hex || n->kind == Kind::HexStr || n->kind == Kind::IntArray) {
+      if (!ok()) return;
       const Node* a = n->kids[0].get();
       while (a->kind == Kind::Cast) a = a->kids[0].get();
-      if (a->kind != Kind::Field && a->kind != Kind::DynArray) {
-        fail(name + "() of something other than a field");
-        return nullptr;
-      }
+      if (a->kind != Kind::Field && a->kind != Kind::DynArray) return fail(name + "() of something other than a field");
+    } else {
+      return fail("function " + name + "() is not known");
     }
-    return n;
-  }
-
-  NodePtr primary(int depth) {
-    const Token& t = peek();
-    switch (t.kind) {
-      case Tok::Number:
-      case Tok::String: {
-        pos_++;
-        return atom(t_[pos_ - 1].text);
-      }
-      case Tok::Ident: {
-        if (t.text == "REC") {
-          if (peek(1).kind != Tok::Op || peek(1).text != "->" || peek(2).kind != Tok::Ident) {
-            fail("REC without ->field");
-            return nullptr;
-          }
-          pos_ += 3;
-          return field_node(Kind::Field, t_[pos_ - 1].text);
-        }
-        std::string name = t.text;
-        pos_++;
-        if (peek().kind == Tok::Op && peek().text == "(") return call(name, depth);
-        return atom(name);  // an enum name the kernel left unconverted: 0, printed as its name
-      }
-      case Tok::Op:
-        if (t.text == "(") {
-          pos_++;
-          NodePtr inner = expression(depth + 1);
-          if (!ok() || !expect(")")) return nullptr;
-          return inner;
-        }
-        fail("unexpected '" + t.text + "'");
-        return nullptr;
-      case Tok::End:
-        fail("the argument list ends early");
-        return nullptr;
-    }
-    return nullptr;
+    if (!ok() || !expect_delim(")")) return;
+    arg = std::move(n);
   }
 
   const std::vector<Token>& t_;
@@ -657,7 +680,7 @@ void EventPrinter::Impl::compile() {
   std::vector<Token> rest(toks.begin() + 1, toks.end());
   Parser q(rest, ev, long_size);
   while (q.ok() && !q.at_end()) {
-    if (!q.eat_op(",")) {
+    if (!q.eat_delim(",")) {
       q.fail("expected ',' between arguments");
       break;
     }
@@ -776,22 +799,6 @@ bool EventPrinter::Impl::dynamic(const FieldInfo& f, const uint8_t* d, uint32_t 
   return true;
 }
 
-static uint64_t cast_value(uint64_t v, std::string type, bool pointer) {
-  if (type.size() < 2) return v;
-  if (pointer) {
-    if (type.back() != '*') return v;
-    type = type.substr(0, type.size() - 2);
-  }
-  if (type.back() == '*' || starts_with(type, "struct")) return v;
-  if (type == "u8" || type == "s8") return v & 0xff;
-  if (type == "u16" || type == "s16") return v & 0xffff;
-  if (type == "u32" || type == "s32") return v & 0xffffffff;
-  if (starts_with(type, "unsigned ")) type = type.substr(9);
-  if (type == "char") return v & 0xff;
-  if (type == "short") return v & 0xffff;
-  if (type == "int") return v & 0xffffffff;
-  return v;
-}
 
 uint64_t EventPrinter::Impl::eval(const Node* n, const uint8_t* d, uint32_t size, int depth) const {
   if (!n || depth > kMaxDepth) return 0;
@@ -826,7 +833,8 @@ uint64_t EventPrinter::Impl::eval(const Node* n, const uint8_t* d, uint32_t size
         case '|': return op.size() > 1 ? (a || b) : a | b;
         case '&': return op.size() > 1 ? (a && b) : a & b;
         case '=': return a == b;
-        case '!': return a != b;
+        case '!': return op.size() > 1 ? a != b : !b;
+        case '~': return ~b;
         case '<':
           if (op == "<<") return b < 64 ? a << b : 0;
           return op == "<=" ? a <= b : a < b;
