@@ -5,7 +5,7 @@ import { histEntries, parseSortKeys, symbolText, type SortKey } from '../profile
 import { loadProfile, reportDataError, symbolSources, warnFiltered } from '../profile/load.ts';
 import type { ProfileResult } from '../profile/native-profile.ts';
 import { formatReport, sampleCount, type EventSection } from '../profile/report-format.ts';
-import { formatTraceTable, traceEntries } from '../profile/trace-report.ts';
+import { formatTraceTable, traceEntriesByEvent } from '../profile/trace-report.ts';
 import { defaultInputFile, type GlobalOptions } from './global-options.ts';
 import { warn } from './output.ts';
 
@@ -118,10 +118,11 @@ async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number>
 /** `--sort trace` (or a file of tracepoints only): one table of tracepoint texts per event. */
 function printTraceReport(input: string, opts: ReportOptions, result: ProfileResult, sources: ReturnType<typeof symbolSources>): number {
   for (const w of result.trace?.warnings ?? []) warn(`${input}: ${w}`);
+  const byEvent = traceEntriesByEvent(result);
   const sections = result.events
     .map((e, i) => ({ e, i, samples: e.samples + e.filteredSamples, period: e.period + e.filteredPeriod }))
     .filter((s) => s.samples > 0)
-    .map((s) => ({ ...s, name: s.e.name || `event ${s.i}`, entries: traceEntries(result, s.i) }));
+    .map((s) => ({ ...s, name: s.e.name || `event ${s.i}`, entries: byEvent.get(s.i) ?? [] }));
   warnFiltered(input, result, sources);
   if (sections.length === 0) warn(`${input}: the recording has no samples`);
   warnLost(input, result);

@@ -12,19 +12,22 @@ export interface TraceEntry {
 
 export const TRACE_HEADER = 'Trace output';
 
-function strcmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** One event's entries: period descending, then the text in strcmp order (perf's sort__trace_cmp). */
-export function traceEntries(result: ProfileResult, event: number): TraceEntry[] {
+/**
+ * Every event's entries, in one pass over the rows, in their native order:
+ * period descending, then the text in strcmp order of its bytes (perf's
+ * sort__trace_cmp), which a JS string comparison would not reproduce for
+ * text that is not ASCII.
+ */
+export function traceEntriesByEvent(result: ProfileResult): Map<number, TraceEntry[]> {
+  const out = new Map<number, TraceEntry[]>();
   const t = result.trace;
-  if (!t) return [];
-  const out: TraceEntry[] = [];
+  if (!t) return out;
   for (let i = 0; i < t.length; i++) {
-    if (t.event[i] === event) out.push({ text: t.text[i], samples: t.samples[i], period: t.period[i] });
+    let list = out.get(t.event[i]);
+    if (!list) out.set(t.event[i], (list = []));
+    list.push({ text: t.text[i], samples: t.samples[i], period: t.period[i] });
   }
-  return out.sort((a, b) => b.period - a.period || strcmp(a.text, b.text));
+  return out;
 }
 
 /**

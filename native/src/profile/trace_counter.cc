@@ -1,7 +1,9 @@
 #include "profile/trace_counter.h"
 
+#include <algorithm>
 #include <cstring>
-#include <map>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "core/flat_map.h"
@@ -52,7 +54,8 @@ TraceCounter::~TraceCounter() = default;
 
 void TraceCounter::add(uint16_t event, const uint8_t* raw, uint32_t raw_size, uint64_t period) {
   if (event >= events_.size()) event = 0;
-  const EventInfo& info = events_[event];
+  EventInfo& info = events_[event];
+  info.hit = true;
   if (!info.printer || !raw) raw_size = 0;  // one "N/A" slot per event
   const uint32_t skip = raw_size > info.skip ? info.skip : raw_size;
   const uint8_t* key = raw ? raw + skip : nullptr;
@@ -97,8 +100,18 @@ void TraceCounter::grow() {
 }
 
 std::vector<TraceRow> TraceCounter::snapshot() const {
-  std::map<std::pair<uint32_t, std::string>, size_t> index;
+  // Format each distinct payload once; merge equal texts of an event (one
+  // hash lookup each); then perf's order: event, period descending, text
+  // in strcmp order (sort__trace_cmp).
   std::vector<TraceRow> rows;
+  rows.reserve(used_);  // no reallocation: the index below points into the texts
+  std::vector<std::unordered_map<std::string_view, size_t>> index(events_.size());
+  {
+    std::vector<size_t> per_event(events_.size());
+    for (const Slot& s : slots_)
+      if (s.used) per_event[s.event]++;
+    for (size_t e = 0; e < events_.size(); e++) index[e].reserve(per_event[e]);
+  }
   std::string text;
   for (const Slot& s : slots_) {
     if (!s.used) continue;
@@ -106,15 +119,21 @@ std::vector<TraceRow> TraceCounter::snapshot() const {
     const EventInfo& info = events_[s.event];
     if (info.printer && s.size) info.printer->print(arena_.data() + s.offset, s.size, &text);
     else text = "N/A";
-    auto it = index.find({s.event, text});
-    if (it == index.end()) {
-      index.emplace(std::make_pair(uint32_t{s.event}, text), rows.size());
+    auto& idx = index[s.event];
+    auto it = idx.find(text);
+    if (it == idx.end()) {
       rows.push_back(TraceRow{s.event, text, s.samples, s.period});
+      idx.emplace(std::string_view(rows.back().text), rows.size() - 1);
     } else {
       rows[it->second].samples += s.samples;
       rows[it->second].period += s.period;
     }
   }
+  std::sort(rows.begin(), rows.end(), [](const TraceRow& a, const TraceRow& b) {
+    if (a.event != b.event) return a.event < b.event;
+    if (a.period != b.period) return a.period > b.period;
+    return std::strcmp(a.text.c_str(), b.text.c_str()) < 0;
+  });
   return rows;
 }
 
@@ -127,7 +146,7 @@ void TraceCounter::reset() {
 std::vector<std::string> TraceCounter::warnings() const {
   std::vector<std::string> out;
   for (const EventInfo& e : events_)
-    if (e.printer && !e.printer->parsed())
+    if (e.hit && e.printer && !e.printer->parsed())
       out.push_back(e.name + ": cannot read its print fmt (" + e.printer->error() + "); printed as [FAILED TO PARSE] and its fields, as perf does for formats it cannot read");
   return out;
 }

@@ -41,6 +41,7 @@ class TraceCounter {
   ~TraceCounter();
 
   void add(uint16_t event, const uint8_t* raw, uint32_t raw_size, uint64_t period);
+  // Rows in perf's order: by event, period descending, then the text.
   std::vector<TraceRow> snapshot() const;
   void reset();
   // Print fmts that could not be compiled: "sys:name: why", each once.
@@ -58,6 +59,7 @@ class TraceCounter {
     std::unique_ptr<EventPrinter> printer;  // null: "N/A"
     uint32_t skip = 0;                      // leading bytes left out of the identity
     std::string name;
+    bool hit = false;  // had samples (only those are warned about)
   };
   void grow();
 
