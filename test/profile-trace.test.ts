@@ -19,10 +19,12 @@ const OURS = join(dir, 'ours.data'); // kvmlens record: tracepoints only
 const MANY = join(dir, 'many.data');
 const FIXTURES = ['test/fixtures/kvm-amd-sample.data', 'test/fixtures/kvm-intel-sample.data', 'test/fixtures/vm/perf-kvm-amd.data', 'test/fixtures/perf-sched-switch.data'];
 const WORK = 'ls -R /usr/lib >/dev/null 2>&1; for i in 1 2 3 4 5; do sleep 0.02; done';
+// TCP over loopback, IPv4 and IPv6 (tcp:* and sock:* print %pI4, %pI6c, %pISpc).
+const NET = `${process.execPath} -e "const n=require('net');for(const h of ['127.0.0.1','::1']){const s=n.createServer(c=>c.end('x')).listen(0,h,()=>n.connect(s.address().port,h).on('data',()=>{}).on('close',()=>s.close()))}"`;
 
 // Systems whose tracepoints fire here in a second or so; a broad mix of
 // print fmts (symbols, flags, %pS, printk strings, __get_str, casts, ...).
-const SYSTEMS = ['sched', 'irq', 'timer', 'workqueue', 'kmem', 'signal', 'task', 'raw_syscalls', 'block', 'ext4', 'writeback', 'filemap', 'mmap', 'power', 'rcu', 'percpu', 'exceptions', 'tlb', 'ipi', 'csd', 'maple_tree', 'memcg', 'mmap_lock', 'x86_fpu', 'rseq', 'syscalls'];
+const SYSTEMS = ['sched', 'irq', 'timer', 'workqueue', 'kmem', 'signal', 'task', 'raw_syscalls', 'block', 'ext4', 'writeback', 'filemap', 'mmap', 'power', 'rcu', 'percpu', 'exceptions', 'tlb', 'ipi', 'csd', 'maple_tree', 'memcg', 'mmap_lock', 'x86_fpu', 'rseq', 'tcp', 'sock', 'net', 'skb', 'fib', 'syscalls'];
 
 test('trace column: as wide as its longest text, but the header width for an event of one sample (perf never formats it before sizing)', () => {
   const entries = [{ text: 'prev_comm=sleep prev_pid=7', samples: 1, period: 1 }];
@@ -45,7 +47,7 @@ if (!havePerf()) {
     assert.is(r.status, 0, r.stderr);
     const events = SYSTEMS.filter((s) => s !== 'syscalls').flatMap((s) => ['-e', `${s}:*`]);
     events.push('-e', 'syscalls:sys_enter_openat', '-e', 'syscalls:sys_exit_openat');
-    r = perf(['record', '-q', '-a', ...events, '-o', MANY, '--', 'sh', '-c', `${WORK}; dd if=/dev/zero of=${dir}/zero bs=1M count=4 conv=fsync 2>/dev/null`]);
+    r = perf(['record', '-q', '-a', ...events, '-o', MANY, '--', 'sh', '-c', `${WORK}; ${NET}; dd if=/dev/zero of=${dir}/zero bs=1M count=4 conv=fsync 2>/dev/null`]);
     assert.is(r.status, 0, r.stderr);
   });
   test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -84,6 +86,8 @@ if (!havePerf()) {
     const k = same(MANY, ['--sort', 'trace']);
     const sections = k.stdout.split('\n').filter((l) => l.startsWith('# Samples:')).length;
     assert.ok(sections >= 40, `only ${sections} events fired`);
+    assert.match(k.stdout, /of event 'sock:inet_sock_set_state'/);
+    assert.match(k.stdout, /saddrv6=::1/);
   });
   test('--sort trace --json: every entry with its text, samples and share', () => {
     const k = kvmlens(['--host', 'report', '-i', SCHED_A, '--sort', 'trace', '--json']);

@@ -584,7 +584,9 @@ struct Piece {
   Conv kind = Conv::Text;
   std::string text;     // literal text, or the conversion ("%-16s", "0x%08lx" minus the 0x)
   int ls = 0;           // length modifier: -2 hh, -1 h, 0, 1 l, 2 ll
-  char pointer_kind = 0;  // the letter after %p ('S', 'M', ...), 0 for a plain %p
+  char pointer_kind = 0;  // the letter after %p ('S', 'M', 'I', ...), 0 for a plain %p
+  char ip_version = 0;    // %pI: '4', '6' or 'S' (a sockaddr)
+  bool ip_compressed = false, ip_port = false, ip_reverse = false;
   const Node* arg = nullptr;
   const Node* len_arg = nullptr;  // '*'
 };
@@ -649,6 +651,7 @@ struct EventPrinter::Impl {
   void print_str(const Node* n, const std::string& conv, int len_arg, const uint8_t* d, uint32_t size,
                  std::string* out, int depth = 0) const;
   void print_fields(const uint8_t* d, uint32_t size, std::string* out) const;
+  void print_ip(const Piece& pc, char i, const uint8_t* d, uint32_t size, std::string* out) const;
   bool dynamic(const FieldInfo& f, const uint8_t* d, uint32_t size, uint32_t* offset, uint32_t* len) const;
   uint64_t read(const uint8_t* d, uint32_t size, uint64_t offset, uint32_t bytes) const {
     if (offset + bytes > size) return 0;
@@ -747,7 +750,22 @@ void EventPrinter::Impl::compile() {
           else if (x == 'U') extra = 1 + (k + 2 < fmt.size() && fmt[k + 2] && std::strchr("LlBb", fmt[k + 2]));
           else if (x == 'h') extra = 1 + (k + 2 < fmt.size() && fmt[k + 2] && std::strchr("CDN", fmt[k + 2]));
           else if (x == 'I' || x == 'i') {
-            error = "%pI (IP address) conversions are not supported";
+            // %pI4 %pi4 %pI6 %pi6 %pI6c %pIS[p][c], then [hnbl] for 4 and S.
+            const char v = k + 2 < fmt.size() ? fmt[k + 2] : 0;
+            size_t at = k + 3;
+            if (v == '4' || v == '6' || v == 'S') {
+              pc.ip_version = v;
+              if (v == '6' && x == 'I' && at < fmt.size() && fmt[at] == 'c') pc.ip_compressed = true, at++;
+              if (v == 'S' && x == 'I') {
+                if (at < fmt.size() && fmt[at] == 'p') pc.ip_port = true, at++;
+                if (at < fmt.size() && fmt[at] == 'c') pc.ip_compressed = true, at++;
+              }
+              if ((v == '4' || v == 'S') && at < fmt.size() && fmt[at] && std::strchr("hnbl", fmt[at])) {
+                pc.ip_reverse = fmt[at] == 'h' || fmt[at] == 'l';  // host / little-endian order, on this little-endian host
+                at++;
+              }
+              extra = at - (k + 1);
+            }
           }
           pc.pointer_kind = extra ? x : 0;
           k += extra;
@@ -1026,6 +1044,99 @@ void EventPrinter::Impl::print_fields(const uint8_t* d, uint32_t size, std::stri
   }
 }
 
+
+namespace {
+
+void ip4(std::string* out, char i, bool reverse, const uint8_t* b) {
+  const char* f = i == 'i' ? "%03d.%03d.%03d.%03d" : "%d.%d.%d.%d";
+  if (reverse) appendf(out, f, b[3], b[2], b[1], b[0]);
+  else appendf(out, f, b[0], b[1], b[2], b[3]);
+}
+
+void ip6(std::string* out, char i, const uint8_t* b) {
+  for (int j = 0; j < 16; j += 2) {
+    appendf(out, "%02x%02x", b[j], b[j + 1]);
+    if (i == 'I' && j < 14) out->push_back(':');
+  }
+}
+
+// RFC 5952 style as the kernel's (and libtraceevent's) %pI6c: the longest
+// run of zero words (more than one) as "::", v4-mapped / ISATAP tails dotted.
+void ip6c(std::string* out, const uint8_t* b) {
+  uint16_t w[8];
+  for (int k = 0; k < 8; k++) w[k] = static_cast<uint16_t>(b[2 * k] << 8 | b[2 * k + 1]);
+  const bool v4mapped = w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == 0 && w[4] == 0 && w[5] == 0xffff;
+  const bool isatap = (w[4] | 0x0200) == 0x0200 && w[5] == 0x5efe;
+  const bool use_v4 = v4mapped || isatap;
+  const int range = use_v4 ? 6 : 8;
+  int longest = 1, colonpos = -1;
+  for (int k = 0; k < range; k++) {
+    int len = 0;
+    for (int j = k; j < range && w[j] == 0; j++) len++;
+    if (len > longest) longest = len, colonpos = k;
+  }
+  bool needcolon = false;
+  for (int k = 0; k < range; k++) {
+    if (k == colonpos) {
+      if (needcolon || k == 0) out->push_back(':');
+      out->push_back(':');
+      needcolon = false;
+      k += longest - 1;
+      continue;
+    }
+    if (needcolon) out->push_back(':');
+    const unsigned hi = w[k] >> 8, lo = w[k] & 0xff;
+    if (hi) appendf(out, "%x%02x", hi, lo);
+    else appendf(out, "%x", lo);
+    needcolon = true;
+  }
+  if (use_v4) {
+    if (needcolon) out->push_back(':');
+    ip4(out, 'I', false, b + 12);
+  }
+}
+
+}  // namespace
+
+void EventPrinter::Impl::print_ip(const Piece& pc, char i, const uint8_t* d, uint32_t size, std::string* out) const {
+  const Node* a = pc.arg;
+  while (a->kind == Kind::Cast) a = a->kids[0].get();
+  uint32_t off = 0, len = 0;
+  if (a->kind == Kind::Field && a->field.f) {
+    off = a->field.f->offset;
+    len = a->field.f->size;
+  } else if (a->kind == Kind::DynArray && pc.ip_version == 'S') {
+    if (!dynamic(a->field, d, size, &off, &len)) return;
+  } else {
+    return;
+  }
+  if (static_cast<uint64_t>(off) + len > size) return;
+  const uint8_t* b = d + off;
+  if (pc.ip_version == '4') {
+    if (len != 4) return void(out->append("INVALIDIPv4"));
+    return ip4(out, i, pc.ip_reverse, b);
+  }
+  if (pc.ip_version == '6') {
+    if (len != 16) return void(out->append("INVALIDIPv6"));
+    return pc.ip_compressed ? ip6c(out, b) : ip6(out, i, b);
+  }
+  if (len < 2) return;
+  uint16_t family;
+  std::memcpy(&family, b, 2);
+  const unsigned port = len >= 4 ? static_cast<unsigned>(b[2] << 8 | b[3]) : 0;
+  if (family == 2) {  // AF_INET: sockaddr_in
+    if (len < 16) return void(out->append("INVALIDIPv4"));
+    ip4(out, i, pc.ip_reverse, b + 4);
+    if (pc.ip_port) appendf(out, ":%u", port);
+  } else if (family == 10) {  // AF_INET6: sockaddr_in6
+    if (len < 28) return void(out->append("INVALIDIPv6"));
+    if (pc.ip_port) out->push_back('[');
+    if (pc.ip_compressed) ip6c(out, b + 8);
+    else ip6(out, i, b + 8);
+    if (pc.ip_port) appendf(out, "]:%u", port);
+  }
+}
+
 void EventPrinter::Impl::print(const uint8_t* d, uint32_t size, std::string* out) const {
   if (!error.empty()) {
     out->append("[FAILED TO PARSE]");
@@ -1066,6 +1177,8 @@ void EventPrinter::Impl::print(const uint8_t* d, uint32_t size, std::string* out
           } else {
             appendf(out, "0x%llx", static_cast<unsigned long long>(long_size == 4 ? v & 0xffffffff : v));
           }
+        } else if (k == 'I' || k == 'i') {
+          print_ip(pc, k, d, size, out);
         } else if ((k == 'M' || k == 'm') && pc.arg->kind == Kind::Field && pc.arg->field.f) {
           const FormatField* f = pc.arg->field.f;
           if (f->size != 6 || f->offset + 6 > size) {
