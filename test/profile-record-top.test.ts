@@ -115,6 +115,59 @@ test('top on a terminal redraws in place and q quits', async () => {
   assert.match(out, /kvmlens_burn_loop/);
 });
 
+test('top -e A -e B off a terminal: every event sampled and shown under its own PerfTop heading, each interval', async () => {
+  if (why) return skip('top -e -e');
+  const heads = (o: string) => o.match(/^ {3}PerfTop: .*\[\S+ (cpu-clock|page-faults)\]/gm) ?? [];
+  const r = await runTop(['--host', 'top', '-e', 'cpu-clock', '-e', 'page-faults', '-d', '0.5', '-E', '5'], 'SIGTERM', (o) => heads(o).length >= 4);
+  assert.is(r.code, 0, r.err);
+  const h = heads(r.out).map((l) => /\[\S+ (\S+)\]/.exec(l)![1]);
+  assert.ok(h.length >= 4, r.out);
+  // In -e order, interval after interval.
+  for (let i = 0; i + 1 < h.length; i += 2) assert.equal(h.slice(i, i + 2), ['cpu-clock', 'page-faults']);
+  assert.match(r.out, /kvmlens_burn_loop/); // burn's cycles under cpu-clock
+});
+
+test('top -e A -e B --json: every event in `events`, the first also at the top level', async () => {
+  if (why) return skip('top -e -e --json');
+  const r = await runTop(['--host', 'top', '-e', 'cpu-clock,page-faults', '-d', '0.5', '--json'], 'SIGTERM', (o) => o.split('\n').filter(Boolean).length >= 2);
+  assert.is(r.code, 0, r.err);
+  for (const line of r.out.split('\n').filter(Boolean)) {
+    const o = JSON.parse(line);
+    assert.equal(o.events.map((e: { event: string }) => e.event), ['cpu-clock', 'page-faults']);
+    assert.is(o.event, 'cpu-clock');
+    assert.equal(o.entries, o.events[0].entries);
+  }
+});
+
+test('top -e A -e B on a terminal: one event at a time, E shows the next, q quits', async () => {
+  if (why) return skip('top -e -e on a pty');
+  if (spawnSync('script', ['--version']).status !== 0) return console.log('skip: top on a pty: needs script(1)');
+  const workload = spawn(burn, ['30'], { stdio: 'ignore' });
+  const cmd = `${process.execPath} ${cli} --host top -e cpu-clock -e page-faults -d 0.5`;
+  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, COLUMNS: '120', LINES: '30' } });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const until = async (cond: () => boolean) => {
+    const t0 = Date.now();
+    while (!cond() && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
+  };
+  // Lines are cut to the pty's width: look for the short footer too.
+  await until(() => /\(1\/2: cpu-clock\)/.test(out));
+  const before = out.length;
+  child.stdin!.write('E');
+  await until(() => /\(2\/2: page-faults\)/.test(out.slice(before)));
+  child.stdin!.write('q');
+  const code = await exitOf(child);
+  workload.kill('SIGKILL');
+  assert.is(code, 0, out);
+  const screens = out.split('\x1b[H\x1b[2J').filter((x) => x.includes('PerfTop:'));
+  // Each screen shows one event; the ones before E the first, after it the second.
+  for (const sc of screens) assert.is((sc.match(/PerfTop:/g) ?? []).length, 1);
+  assert.ok(!/page-faults/.test(out.slice(0, before)), 'the first event alone until E');
+  assert.match(out.slice(0, before), /\[\S+ cpu-clock\]/);
+  assert.match(out.slice(before), /\[E\] next event \(2\/2: page-faults\)/);
+});
+
 test('top usage errors are one line', () => {
   const r = spawnSync(process.execPath, [cli, 'top', '-d', 'soon'], { encoding: 'utf8' });
   assert.is.not(r.status, 0);

@@ -4,13 +4,15 @@ import { Command, InvalidArgumentError } from 'commander';
 import { histEntries, parseSortKeys, symbolText, type SortKey } from '../profile/hist.ts';
 import { loadProfile, reportDataError, symbolSources, warnFiltered } from '../profile/load.ts';
 import type { ProfileResult } from '../profile/native-profile.ts';
-import { formatReport, type EventSection } from '../profile/report-format.ts';
+import { formatReport, sampleCount, type EventSection } from '../profile/report-format.ts';
+import { formatTraceTable, traceEntriesByEvent } from '../profile/trace-report.ts';
 import { defaultInputFile, type GlobalOptions } from './global-options.ts';
 import { warn } from './output.ts';
 
 interface ReportOptions {
   input?: string;
-  sort: SortKey[];
+  /** undefined: perf's default, `trace` for a file of tracepoints only, else comm,dso,sym. */
+  sort?: SortKey[] | 'trace';
   json?: boolean;
   kallsyms?: string;
   vmlinux?: string;
@@ -19,7 +21,12 @@ interface ReportOptions {
   stdio?: boolean;
 }
 
-function sortOption(value: string): SortKey[] {
+function sortOption(value: string): SortKey[] | 'trace' {
+  const keys = value.split(',').map((k) => k.trim()).filter(Boolean);
+  if (keys.includes('trace')) {
+    if (keys.length > 1) throw new InvalidArgumentError(`kvmlens sorts by trace alone, not with ${keys.filter((k) => k !== 'trace').join(',')}`);
+    return 'trace';
+  }
   try {
     return parseSortKeys(value);
   } catch (e) {
@@ -38,7 +45,11 @@ export function reportCommand(globals: () => GlobalOptions): Command {
         'the ELF files (.symtab, else .dynsym). Unresolvable addresses are printed raw.',
     )
     .option('-i, --input <file>', 'input file (default: perf.data.guest; --host: perf.data.kvm; also accepted before `report`)')
-    .option('-s, --sort <keys>', 'sort by these keys: comm, dso, sym', sortOption, ['comm', 'dso', 'sym'] as SortKey[])
+    .option(
+      '-s, --sort <keys>',
+      'sort by these keys: comm, dso, sym; or trace (the tracepoint text, as perf script formats it). Default: trace when every event is a tracepoint, as perf, else comm,dso,sym',
+      sortOption,
+    )
     .option('--stdio', 'text output (the default; for compatibility with perf)')
     .option('--json', 'print JSON: every entry with overhead, samples, period, comm, dso and symbol')
     .option('--kallsyms <file>', 'host kernel symbols from this kallsyms file')
@@ -50,6 +61,7 @@ export function reportCommand(globals: () => GlobalOptions): Command {
       '\nExamples:\n' +
         '  kvmlens --guestkallsyms=guest.kallsyms --guestmodules=guest.modules report -i perf.data.guest\n' +
         '  kvmlens --host report -i perf.data --sort dso,sym\n' +
+        '  kvmlens --host report -i sched.data --sort trace   # what each sched:sched_switch said, counted\n' +
         '  kvmlens --host --guestvmlinux=vmlinux report --json | jq .events[0].entries[0]\n',
     )
     .action(async (opts: ReportOptions) => {
@@ -60,8 +72,9 @@ export function reportCommand(globals: () => GlobalOptions): Command {
 async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number> {
   const input = opts.input ?? g.input ?? defaultInputFile(g);
   const sources = symbolSources(g, opts);
-  const result = await loadProfile(input, sources, g.verbose === true);
-  const keys = opts.sort;
+  const result = await loadProfile(input, { ...sources, trace: opts.sort === 'trace' ? 'only' : opts.sort ? undefined : 'auto' }, g.verbose === true);
+  if (result.trace) return printTraceReport(input, opts, result, sources);
+  const keys = opts.sort === undefined || opts.sort === 'trace' ? (['comm', 'dso', 'sym'] as SortKey[]) : opts.sort;
   const sections: EventSection[] = [];
   result.events.forEach((e, i) => {
     const samples = e.samples + e.filteredSamples;
@@ -99,6 +112,50 @@ async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number>
   } else {
     process.stdout.write(formatReport(sections, keys, result.lostSamples));
   }
+  return reportDataError(input, result) ? 1 : 0;
+}
+
+/** `--sort trace` (or a file of tracepoints only): one table of tracepoint texts per event. */
+function printTraceReport(input: string, opts: ReportOptions, result: ProfileResult, sources: ReturnType<typeof symbolSources>): number {
+  for (const w of result.trace?.warnings ?? []) warn(`${input}: ${w}`);
+  const byEvent = traceEntriesByEvent(result);
+  const sections = result.events
+    .map((e, i) => ({ e, i, samples: e.samples + e.filteredSamples, period: e.period + e.filteredPeriod }))
+    .filter((s) => s.samples > 0)
+    .map((s) => ({ ...s, name: s.e.name || `event ${s.i}`, entries: byEvent.get(s.i) ?? [] }));
+  warnFiltered(input, result, sources);
+  if (sections.length === 0) warn(`${input}: the recording has no samples`);
+  warnLost(input, result);
+  if (opts.json) {
+    const json = {
+      input,
+      sortKeys: ['trace'],
+      lost: result.lost,
+      lostSamples: result.lostSamples,
+      events: sections.map((s) => ({
+        name: s.name,
+        samples: s.samples,
+        period: s.period,
+        entries: s.entries.map((e) => ({ overhead: s.period > 0 ? (100 * e.period) / s.period : 0, samples: e.samples, period: e.period, trace: e.text })),
+      })),
+      warnings: [...result.warnings, ...(result.trace?.warnings ?? [])],
+    };
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    return reportDataError(input, result) ? 1 : 0;
+  }
+  let out = '# To display the perf.data header info, please use --header/--header-only options.\n#\n';
+  if (sections.length > 0) {
+    out += `#\n# Total Lost Samples: ${result.lostSamples}\n#\n`;
+    sections.forEach((s, k) => {
+      if (k > 0) out += '\n\n';
+      out += `# Samples: ${sampleCount(s.samples)} of event '${s.name}'\n`;
+      out += `# Event count (approx.): ${s.period}\n#\n`;
+      // perf sizes the column by the samples it added (the shown ones).
+      out += formatTraceTable(s.entries, s.e.samples, s.period);
+    });
+    out += '\n\n';
+  }
+  process.stdout.write(out);
   return reportDataError(input, result) ? 1 : 0;
 }
 

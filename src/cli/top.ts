@@ -4,7 +4,9 @@
 // (-z: start from zero each time), and prints the table: redrawn in place on
 // a terminal, one table per interval otherwise, or one JSON object per
 // interval with --json. SIGINT and SIGTERM end it cleanly whatever stdin is;
-// on a terminal `q` quits too.
+// on a terminal `q` quits too. Several -e events: each is aggregated and
+// shown under its own heading (on a terminal one at a time, E switches, as
+// perf top's active event counter).
 import { cpus } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { KvmlensError } from '../core/errors.ts';
@@ -71,7 +73,11 @@ export function topCommand(globals: () => GlobalOptions): Command {
     .option('-d, --delay <secs>', 'seconds between refreshes', positiveNumber('-d', false), 2)
     .option('-a, --all-cpus', 'system-wide collection from all CPUs (the default)')
     .option('-p, --pid <pids>', 'only these processes (comma separated)', parsePidList)
-    .option('-e, --event <event>', 'event to sample, as perf top -e (repeatable, comma separated; the first is shown)', collectEvents)
+    .option(
+      '-e, --event <event>',
+      'event to sample, as perf top -e (repeatable, comma separated); every one is shown: in turn on a pipe, one at a time on a terminal (E switches)',
+      collectEvents,
+    )
     .option('-F, --freq <hz>', 'samples per second (default 4000)', positiveNumber('-F', true))
     .option('-c, --count <n>', 'sample every n-th event instead of -F', positiveNumber('-c', true))
     .option('-m, --mmap-pages <pages>', 'ring buffer size per CPU: pages (power of two) or size with B/K/M/G', '512')
@@ -89,7 +95,9 @@ export function topCommand(globals: () => GlobalOptions): Command {
       '\nExamples:\n' +
         '  kvmlens --host top -d 1\n' +
         '  kvmlens --guestkallsyms=guest.kallsyms --guestmodules=guest.modules top -p $(pidof qemu-system-x86_64)\n' +
-        '  kvmlens --host top --json -d 5 | jq .entries[0]\n\nPress q (on a terminal) or Ctrl-C to stop.\n',
+        '  kvmlens --host top --json -d 5 | jq .entries[0]\n' +
+        '  kvmlens --host top -e cpu-clock -e page-faults    # E shows the next event\n\n' +
+        'Press q (on a terminal) or Ctrl-C to stop; E shows the next event when there are several.\n',
     )
     .action(async (command: string[], opts: TopOptions) => {
       process.exitCode = await runTop(command, opts, globals());
@@ -113,7 +121,11 @@ function entryKey(e: HistEntry, keys: readonly SortKey[]): string {
   ].join('\u0001');
 }
 
-function watchQuitKey(onQuit: () => void) {
+/**
+ * On a terminal: q (or Ctrl-C) quits; E shows the next event, as perf top's
+ * E ("active event counter") does when several events are sampled.
+ */
+function watchKeys(onQuit: () => void, onNextEvent: () => void) {
   const stdin = process.stdin;
   // Not a terminal: stdin is never read, so its EOF cannot matter.
   if (!stdin.isTTY) return { close() {} };
@@ -122,6 +134,7 @@ function watchQuitKey(onQuit: () => void) {
   const onData = (buf: Buffer) => {
     const key = buf.toString();
     if (key === 'q' || key === 'Q' || key === '\u0003') onQuit();
+    else if (key === 'E') onNextEvent();
   };
   stdin.on('data', onData);
   return {
@@ -131,6 +144,17 @@ function watchQuitKey(onQuit: () => void) {
       stdin.pause();
     },
   };
+}
+
+/** One sampled event's decaying entries and the figures of its last interval. */
+interface EventView {
+  name: string;
+  shown: Map<string, Shown>;
+  samplesTotal: number;
+  filteredWarned: boolean;
+  rate: number;
+  kernelPct: number;
+  intervalSamples: number;
 }
 
 async function runTop(command: string[], opts: TopOptions, g: GlobalOptions): Promise<number> {
@@ -180,16 +204,56 @@ async function runTop(command: string[], opts: TopOptions, g: GlobalOptions): Pr
   const onSignal = () => stop();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const keysWatch = interactive ? watchQuitKey(stop) : { close() {} };
+
+  // perf top samples every -e event and shows one at a time on a terminal
+  // (E switches); a pipe gets every event's table in turn, JSON all of them.
+  const views: EventView[] = [];
+  const view = (i: number, name: string): EventView => {
+    views[i] ??= { name, shown: new Map(), samplesTotal: 0, filteredWarned: false, rate: 0, kernelPct: 0, intervalSamples: 0 };
+    return views[i];
+  };
+  let active = 0;
+  let lostTotal = 0;
+  let lastLost = 0;
+  const scope = systemWide ? `all, ${cpus().length} CPUs` : `pid(s) ${(opts.pid ?? tids).join(',')}`;
+  const rateText = freq !== undefined ? `${freq}Hz ` : `c ${opts.count} `;
+  const limit = () => opts.entries ?? (interactive ? Math.max(3, (process.stdout.rows || 24) - 8) : 20);
+  const table = (v: EventView) => {
+    const entries = sortEntries([...v.shown.values()], keys);
+    const total = entries.reduce((sum, e) => sum + e.period, 0);
+    const n = limit();
+    return { entries, total, visible: n === 0 ? entries : entries.slice(0, n) };
+  };
+  const textOf = (v: EventView) => {
+    const { total, visible } = table(v);
+    let out =
+      `   PerfTop: ${Math.round(v.rate).toString().padStart(7)} irqs/sec  kernel:${cFixed(v.kernelPct, 1).padStart(4)}%` +
+      `  lost: ${lastLost}/${lostTotal}  [${rateText}${v.name}],  (${scope})\n`;
+    out += `${'-'.repeat(79)}\n\n`;
+    out += formatTable({ name: v.name, samples: v.samplesTotal, period: total, entries: visible }, keys, total);
+    return out;
+  };
+  const draw = () => {
+    const v = views[active];
+    if (!v) return;
+    let out = CONSOLE_CLEAR + textOf(v);
+    if (views.length > 1) out += `\n[E] next event (${active + 1}/${views.length}: ${v.name})\n`;
+    // Redrawn in place: every line cut to the terminal's width so nothing wraps.
+    const width = process.stdout.columns || 80; // 0 on a pty nobody sized
+    process.stdout.write(out.split('\n').map((l) => (l.length > width ? l.slice(0, width) : l)).join('\n'));
+  };
+  const keysWatch = interactive
+    ? watchKeys(stop, () => {
+        if (views.length < 2) return;
+        active = (active + 1) % views.length;
+        draw();
+      })
+    : { close() {} };
   if (gated) {
     gated.child.on('exit', stop);
     gated.release();
   }
 
-  const shown = new Map<string, Shown>();
-  let lostTotal = 0;
-  let samplesTotal = 0;
-  const filteredSeen = { n: 0 };
   let last = process.hrtime.bigint();
   try {
     while (!stopping) {
@@ -206,80 +270,74 @@ async function runTop(command: string[], opts: TopOptions, g: GlobalOptions): Pr
       const snap = live.snapshot(true);
       for (const w of snap.warnings) warn(w);
       if (verbose) for (const n of snap.notes) warn(n);
-      const event = snap.events[0];
+      lastLost = snap.lost;
       lostTotal += snap.lost;
-      samplesTotal += event ? event.samples + event.filteredSamples : 0;
-      if (event && event.filteredSamples > 0 && filteredSeen.n === 0) {
-        filteredSeen.n = event.filteredSamples;
-        warn(`${event.filteredSamples} ${host ? 'guest' : 'host'} samples are not shown (${host ? 'drop --no-guest' : 'add --host, as with perf kvm'})`);
-      }
-      // perf top: entries decay by 7/8 each refresh; -z starts over.
-      if (opts.zero) shown.clear();
-      for (const [k, e] of shown) {
-        e.period = Math.floor((e.period * 7) / 8);
-        e.samples = Math.floor((e.samples * 7) / 8);
-        if (e.period === 0) shown.delete(k);
-      }
-      const delta = histEntries(snap, 0, keys);
-      let kernel = 0;
-      let intervalSamples = 0;
-      for (const e of delta) {
-        intervalSamples += e.samples;
-        if (e.level === 'k' || e.level === 'g') kernel += e.samples;
-        const key = entryKey(e, keys);
-        const s = shown.get(key);
-        if (s) {
-          s.period += e.period;
-          s.samples += e.samples;
-        } else {
-          shown.set(key, { ...e, key });
+      const names = snap.events.length > 0 ? snap.events.map((e, i) => e.name || (i === 0 ? live.eventName : `event ${i}`)) : [live.eventName];
+      names.forEach((name, i) => {
+        const v = view(i, name);
+        const event = snap.events[i];
+        v.samplesTotal += event ? event.samples + event.filteredSamples : 0;
+        if (event && event.filteredSamples > 0 && !v.filteredWarned) {
+          v.filteredWarned = true;
+          warn(`${event.filteredSamples} ${host ? 'guest' : 'host'} samples of '${name}' are not shown (${host ? 'drop --no-guest' : 'add --host, as with perf kvm'})`);
         }
-      }
-      const entries = sortEntries([...shown.values()], keys);
-      const total = entries.reduce((sum, e) => sum + e.period, 0);
-      const rate = seconds > 0 ? intervalSamples / seconds : 0;
-      const kernelPct = intervalSamples > 0 ? (100 * kernel) / intervalSamples : 0;
-      const limit = opts.entries ?? (interactive ? Math.max(3, (process.stdout.rows || 24) - 8) : 20);
-      const visible = limit === 0 ? entries : entries.slice(0, limit);
+        // perf top: entries decay by 7/8 each refresh; -z starts over.
+        if (opts.zero) v.shown.clear();
+        for (const [k, e] of v.shown) {
+          e.period = Math.floor((e.period * 7) / 8);
+          e.samples = Math.floor((e.samples * 7) / 8);
+          if (e.period === 0) v.shown.delete(k);
+        }
+        let kernel = 0;
+        let intervalSamples = 0;
+        for (const e of histEntries(snap, i, keys)) {
+          intervalSamples += e.samples;
+          if (e.level === 'k' || e.level === 'g') kernel += e.samples;
+          const key = entryKey(e, keys);
+          const s = v.shown.get(key);
+          if (s) {
+            s.period += e.period;
+            s.samples += e.samples;
+          } else {
+            v.shown.set(key, { ...e, key });
+          }
+        }
+        v.intervalSamples = intervalSamples;
+        v.rate = seconds > 0 ? intervalSamples / seconds : 0;
+        v.kernelPct = intervalSamples > 0 ? (100 * kernel) / intervalSamples : 0;
+      });
       if (opts.json) {
-        const out = {
-          time: new Date().toISOString(),
-          event: live.eventName,
-          intervalSeconds: seconds,
-          samples: intervalSamples,
-          samplesPerSecond: rate,
-          kernelPercent: kernelPct,
-          lost: snap.lost,
-          entries: visible.map((e) => ({
-            overhead: total > 0 ? (100 * e.period) / total : 0,
-            samples: e.samples,
-            period: e.period,
-            comm: keys.includes('comm') ? e.comm : undefined,
-            dso: e.dso ?? '[unknown]',
-            symbol: e.sym ?? null,
-            level: e.level,
-            address: `0x${e.addr.toString(16)}`,
-            text: symbolText(e),
-          })),
+        const eventJson = (v: EventView) => {
+          const { total, visible } = table(v);
+          return {
+            event: v.name,
+            samples: v.intervalSamples,
+            samplesPerSecond: v.rate,
+            kernelPercent: v.kernelPct,
+            entries: visible.map((e) => ({
+              overhead: total > 0 ? (100 * e.period) / total : 0,
+              samples: e.samples,
+              period: e.period,
+              comm: keys.includes('comm') ? e.comm : undefined,
+              dso: e.dso ?? '[unknown]',
+              symbol: e.sym ?? null,
+              level: e.level,
+              address: `0x${e.addr.toString(16)}`,
+              text: symbolText(e),
+            })),
+          };
         };
+        const all = views.map(eventJson);
+        // The first event's figures stay at the top level (as before); every
+        // event, the first included, is in `events`.
+        const { event, samples, samplesPerSecond, kernelPercent, entries } = all[0];
+        const out = { time: new Date().toISOString(), event, intervalSeconds: seconds, samples, samplesPerSecond, kernelPercent, lost: snap.lost, entries, events: all };
         process.stdout.write(`${JSON.stringify(out)}\n`);
+      } else if (interactive) {
+        draw();
       } else {
-        const scope = systemWide ? `all, ${cpus().length} CPUs` : `pid(s) ${(opts.pid ?? tids).join(',')}`;
-        const rateText = freq !== undefined ? `${freq}Hz ` : `c ${opts.count} `;
-        let out = interactive ? CONSOLE_CLEAR : '';
-        out +=
-          `   PerfTop: ${Math.round(rate).toString().padStart(7)} irqs/sec  kernel:${cFixed(kernelPct, 1).padStart(4)}%` +
-          `  lost: ${snap.lost}/${lostTotal}  [${rateText}${live.eventName}],  (${scope})\n`;
-        out += `${'-'.repeat(79)}\n\n`;
-        out += formatTable({ name: live.eventName, samples: samplesTotal, period: total, entries: visible }, keys, total);
-        if (interactive) {
-          // Redrawn in place: every line cut to the terminal's width so nothing wraps.
-          const width = process.stdout.columns || 80; // 0 on a pty nobody sized
-          out = out.split('\n').map((l) => (l.length > width ? l.slice(0, width) : l)).join('\n');
-        } else {
-          out += '\n';
-        }
-        process.stdout.write(out);
+        // Every event under its own PerfTop heading, in -e order.
+        process.stdout.write(views.map((v) => `${textOf(v)}\n`).join(''));
       }
       if (!live.running) break;
       // -p: done when every target has exited, as perf top.

@@ -24,6 +24,23 @@ export interface SymbolSources {
 export interface ProfileOptions extends SymbolSources {
   /** false: header and build-ids only. */
   samples?: boolean;
+  /**
+   * perf report's `trace` sort: 'also' counts samples by tracepoint text as
+   * well, 'only' that alone, 'auto' that alone when every event of the file
+   * is a tracepoint (perf's default sort order for such files).
+   */
+  trace?: 'also' | 'only' | 'auto';
+}
+
+/** Samples per (event, tracepoint text); "N/A" for samples of other events. */
+export interface TraceRows {
+  length: number;
+  event: Uint32Array;
+  text: string[];
+  samples: Float64Array;
+  period: Float64Array;
+  /** Print fmts that could not be read, or tracing data that could not. */
+  warnings: string[];
 }
 
 export interface ProfileRows {
@@ -79,6 +96,8 @@ export interface ProfileResult {
   info: { hostname: string; osrelease: string; perfVersion: string; arch: string; pipe: boolean; cmdline: string[] };
   readStats: { records: number; samples: number; lost: number; bytes: number };
   dataError?: { message: string; offset?: number };
+  /** Present when the samples were counted by tracepoint text (options.trace). */
+  trace?: TraceRows;
 }
 
 interface ProfileBinding {

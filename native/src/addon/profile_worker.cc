@@ -34,6 +34,28 @@ Napi::Object profile_result_to_js(Napi::Env env, const kvmlens::profile::Profile
     bids.Set(i, b);
   }
   out.Set("buildIds", bids);
+  if (r.trace_sorted) {
+    // perf report's `trace` sort entries: columns, as the rows are.
+    const size_t n = r.trace_rows.size();
+    Napi::Object t = Napi::Object::New(env);
+    Napi::Uint32Array event = Napi::Uint32Array::New(env, n);
+    Napi::Float64Array samples = Napi::Float64Array::New(env, n);
+    Napi::Float64Array period = Napi::Float64Array::New(env, n);
+    Napi::Array text = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) {
+      event[i] = r.trace_rows[i].event;
+      samples[i] = static_cast<double>(r.trace_rows[i].samples);
+      period[i] = static_cast<double>(r.trace_rows[i].period);
+      text.Set(i, Napi::String::New(env, r.trace_rows[i].text));
+    }
+    t.Set("length", Napi::Number::New(env, static_cast<double>(n)));
+    t.Set("event", event);
+    t.Set("samples", samples);
+    t.Set("period", period);
+    t.Set("text", text);
+    t.Set("warnings", string_array(env, r.trace_warnings));
+    out.Set("trace", t);
+  }
   Napi::Object info = Napi::Object::New(env);
   info.Set("hostname", Napi::String::New(env, r.info.hostname));
   info.Set("osrelease", Napi::String::New(env, r.info.osrelease));
@@ -80,14 +102,22 @@ Napi::Value ProfileFile(const Napi::CallbackInfo& info) {
   opts.buildid_dir = string_option(o, "buildidDir");
   if (o.Get("demangle").IsBoolean()) opts.demangle = o.Get("demangle").As<Napi::Boolean>().Value();
   bool samples = !o.Has("samples") || o.Get("samples").ToBoolean();
+  // trace: 'also' counts by tracepoint payload too, 'only' that alone, 'auto'
+  // that alone when every event is a tracepoint (perf report's default).
+  const std::string trace_mode = string_option(o, "trace");
+  using kvmlens::profile::TraceSort;
+  const TraceSort trace = trace_mode == "only"   ? TraceSort::kOnly
+                          : trace_mode == "auto" ? TraceSort::kAuto
+                          : trace_mode == "also" ? TraceSort::kAlso
+                                                 : TraceSort::kNone;
   Napi::Function on_progress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
   std::string path = info[0].As<Napi::String>();
   using Worker = FileJobWorker<kvmlens::profile::ProfileFileResult>;
   return Worker::queue(
       env, "kvmlens.profileFile", on_progress,
-      [path, opts = std::move(opts), samples](const Worker::Report& report) {
+      [path, opts = std::move(opts), samples, trace](const Worker::Report& report) {
         return std::make_unique<kvmlens::profile::ProfileFileResult>(
-            kvmlens::profile::profile_file(path, opts, samples, report));
+            kvmlens::profile::profile_file(path, opts, samples, report, trace));
       },
       [](Napi::Env env, std::unique_ptr<kvmlens::profile::ProfileFileResult> r) { return profile_result_to_js(env, *r); });
 }

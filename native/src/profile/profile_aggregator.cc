@@ -1,5 +1,7 @@
 #include "profile/profile_aggregator.h"
 
+#include "profile/trace_counter.h"
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -141,6 +143,10 @@ void ProfileAggregator::on_sample(const Sample& s) {
   }
   tot.samples++;
   tot.period += period;
+  if (trace_) {
+    trace_->add(ev, s.raw, s.raw_size, period);
+    if (trace_only_) return;
+  }
 
   Key k;
   k.event = ev;

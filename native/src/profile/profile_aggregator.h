@@ -54,6 +54,8 @@ struct ProfileSnapshot {
   std::vector<std::string> notes;       // lesser ones, printed with -v
 };
 
+class TraceCounter;  // profile/trace_counter.h
+
 class ProfileAggregator : public RecordSink {
  public:
   // `attrs` gives the event index of each sample (Sample::attr must point
@@ -72,6 +74,13 @@ class ProfileAggregator : public RecordSink {
   ProfileSnapshot snapshot();
   // Clears the counts; threads, comms and maps are kept.
   void reset_counts();
+  // perf's `trace` sort: every sample that passes the host/guest filter is
+  // also counted by its tracepoint payload; `only`: and nothing else (the
+  // comm/dso/sym rows stay empty, saving their per-sample work).
+  void set_trace_counter(TraceCounter* counter, bool only) {
+    trace_ = counter;
+    trace_only_ = only;
+  }
   // DSOs that had samples (for buildid-list --with-hits).
   std::vector<DsoId> hit_dsos() const;
 
@@ -139,6 +148,8 @@ class ProfileAggregator : public RecordSink {
   std::vector<ProfileEventTotals> totals_;
   uint64_t lost_ = 0, lost_samples_ = 0;
   uint64_t seq_ = 0;
+  TraceCounter* trace_ = nullptr;
+  bool trace_only_ = false;
 };
 
 }  // namespace profile

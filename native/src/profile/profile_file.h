@@ -7,6 +7,7 @@
 
 #include "perf/perf_data.h"
 #include "profile/profile_aggregator.h"
+#include "profile/trace_counter.h"
 
 namespace kvmlens {
 namespace profile {
@@ -28,6 +29,9 @@ struct ProfileFileResult {
   bool data_error = false;
   std::string data_error_message;
   int64_t data_error_offset = -1;
+  bool trace_sorted = false;              // trace_rows were counted
+  std::vector<TraceRow> trace_rows;       // with trace: perf report's `trace` sort entries
+  std::vector<std::string> trace_warnings;
 };
 
 // read_samples = false: header and build-ids only (buildid-list without
@@ -36,8 +40,13 @@ struct ProfileFileResult {
 // DSOs that were hit.
 // Throws ParseError when the header cannot be read; a damaged data section
 // is reported in data_error with the report of what came before it.
+// trace: also count samples by tracepoint payload (trace_rows), or only
+// that; kAuto: only that when every event of the file is a tracepoint (perf
+// report's default sort order for such files), else nothing.
+enum class TraceSort { kNone, kAlso, kOnly, kAuto };
 ProfileFileResult profile_file(const std::string& path, const SymbolizerOptions& options, bool read_samples,
-                               const std::function<void(uint64_t, uint64_t)>& progress);
+                               const std::function<void(uint64_t, uint64_t)>& progress,
+                               TraceSort trace = TraceSort::kNone);
 
 }  // namespace profile
 }  // namespace kvmlens

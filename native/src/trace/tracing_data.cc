@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "core/errors.h"
@@ -104,6 +105,27 @@ void expect_header_file(SectionCursor& c, const char* name) {
   c.skip_sized_block<uint64_t>(name);
 }
 
+// Lines "0xffffffff8281b869 : \"End context switch\"", as libtraceevent
+// reads them: the address in hex before ':', the text after ": ", one
+// leading and one trailing quote and a final "\n" removed.
+void parse_printk(const std::string& text, std::map<uint64_t, std::string>* out) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    const std::string line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos || colon + 1 >= line.size()) continue;
+    const uint64_t addr = std::strtoull(line.c_str(), nullptr, 16);
+    std::string fmt = line.substr(colon + 2 <= line.size() ? colon + 2 : line.size());
+    if (!fmt.empty() && fmt[0] == '"') fmt.erase(0, 1);
+    if (!fmt.empty() && fmt.back() == '"') fmt.pop_back();
+    if (fmt.size() >= 2 && fmt.compare(fmt.size() - 2, 2, "\\n") == 0) fmt.resize(fmt.size() - 2);
+    out->emplace(addr, fmt);
+  }
+}
+
 }  // namespace
 
 TracingData parse_tracing_data(const uint8_t* data, uint64_t size, uint64_t base_offset) {
@@ -154,7 +176,11 @@ TracingData parse_tracing_data(const uint8_t* data, uint64_t size, uint64_t base
 
   // The rest carries nothing kvm stat needs, but is checked like perf reads it.
   c.skip_sized_block<uint32_t>("kallsyms");
-  c.skip_sized_block<uint32_t>("printk formats");
+  {
+    uint64_t len;
+    const uint8_t* text = c.sized_block<uint32_t>("printk formats", &len);
+    parse_printk(std::string(reinterpret_cast<const char*>(text), len), &td.printk);
+  }
   if (version_number(td.version) >= 0.6) c.skip_sized_block<uint64_t>("saved cmdlines");
   return td;
 }

@@ -4,6 +4,7 @@
 // kallsyms, printk formats, saved cmdlines. Also built from a live tracefs.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct TracingData {
   uint32_t long_size = 8;
   uint32_t page_size = 4096;
   std::vector<EventFormat> events;   // every system except ftrace
+  // The printk formats section: address -> string (quotes and a final \n
+  // stripped), what a print fmt's %s of a `const char *` field prints.
+  std::map<uint64_t, std::string> printk;
 
   const EventFormat* find(uint32_t id) const;
   const EventFormat* find(const std::string& system, const std::string& name) const;
