@@ -24,6 +24,8 @@ export interface SymbolSources {
 export interface ProfileOptions extends SymbolSources {
   /** false: header and build-ids only. */
   samples?: boolean;
+  /** perf report's children mode for these sort keys (used when the file has call chains). */
+  children?: { comm: boolean; dso: boolean; sym: boolean };
 }
 
 export interface ProfileRows {
@@ -43,6 +45,8 @@ export interface ProfileRows {
   period: Float64Array;
   /** Sequence number of the row's first sample (perf shows that sample's address). */
   first: Float64Array;
+  /** With children: the row's entry for the sort keys (index into ProfileResult.children). */
+  group?: Uint32Array;
 }
 
 export interface ProfileEvent {
@@ -68,6 +72,11 @@ export interface BuildIdInfo {
 export interface ProfileResult {
   strings: string[];
   rows: ProfileRows;
+  /**
+   * Children mode (asked for, and the file has call chains): per entry
+   * (rows.group), the samples and period of the stacks holding it, once each.
+   */
+  children?: { samples: Float64Array; period: Float64Array };
   events: ProfileEvent[];
   /** Lost events: LOST and LOST_SAMPLES records. */
   lost: number;

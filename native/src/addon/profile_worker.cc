@@ -60,7 +60,7 @@ Napi::Object profile_result_to_js(Napi::Env env, const kvmlens::profile::Profile
 }  // namespace
 
 // profileFile(path, {host, guest, kallsyms, vmlinux, guestKallsyms, guestModules,
-//   guestVmlinux, guestMount, buildidDir, demangle, samples}, onProgress?)
+//   guestVmlinux, guestMount, buildidDir, demangle, samples, children}, onProgress?)
 Napi::Value ProfileFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString() || !info[1].IsObject()) {
@@ -80,14 +80,24 @@ Napi::Value ProfileFile(const Napi::CallbackInfo& info) {
   opts.buildid_dir = string_option(o, "buildidDir");
   if (o.Get("demangle").IsBoolean()) opts.demangle = o.Get("demangle").As<Napi::Boolean>().Value();
   bool samples = !o.Has("samples") || o.Get("samples").ToBoolean();
+  // children: {comm, dso, sym} (the sort keys) for perf report's children mode.
+  bool children = false;
+  kvmlens::profile::ChildrenKeys keys;
+  if (o.Get("children").IsObject()) {
+    Napi::Object c = o.Get("children").As<Napi::Object>();
+    children = true;
+    keys.comm = c.Get("comm").ToBoolean();
+    keys.dso = c.Get("dso").ToBoolean();
+    keys.sym = c.Get("sym").ToBoolean();
+  }
   Napi::Function on_progress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
   std::string path = info[0].As<Napi::String>();
   using Worker = FileJobWorker<kvmlens::profile::ProfileFileResult>;
   return Worker::queue(
       env, "kvmlens.profileFile", on_progress,
-      [path, opts = std::move(opts), samples](const Worker::Report& report) {
+      [path, opts = std::move(opts), samples, children, keys](const Worker::Report& report) {
         return std::make_unique<kvmlens::profile::ProfileFileResult>(
-            kvmlens::profile::profile_file(path, opts, samples, report));
+            kvmlens::profile::profile_file(path, opts, samples, report, children ? &keys : nullptr));
       },
       [](Napi::Env env, std::unique_ptr<kvmlens::profile::ProfileFileResult> r) { return profile_result_to_js(env, *r); });
 }

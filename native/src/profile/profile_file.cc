@@ -7,7 +7,8 @@ namespace kvmlens {
 namespace profile {
 
 ProfileFileResult profile_file(const std::string& path, const SymbolizerOptions& options, bool read_samples,
-                               const std::function<void(uint64_t, uint64_t)>& progress) {
+                               const std::function<void(uint64_t, uint64_t)>& progress,
+                               const ChildrenKeys* children) {
   ProfileFileResult out;
   std::unique_ptr<PerfDataReader> reader = PerfDataReader::open(path);
   out.info = reader->info();
@@ -16,6 +17,7 @@ ProfileFileResult profile_file(const std::string& path, const SymbolizerOptions&
   if (out.info.build_ids.empty()) read_samples = true;
   if (read_samples) {
     ProfileAggregator agg(sym, reader->info().attrs);
+    if (children) agg.set_children(*children);
     try {
       out.stats = reader->run(agg, progress);
     } catch (const ParseError& e) {
