@@ -233,8 +233,8 @@ constexpr uint64_t kContextHv = static_cast<uint64_t>(-32), kContextKernel = sta
 
 void ProfileAggregator::add_chain(const Sample& s, const Key& self, uint16_t ev, uint64_t period) {
   // perf's cumulative entries: the sample's own entry, then one per
-  // callchain address, in the cpumode its context marker sets (perf stops
-  // at a context it does not know, such as a guest's).
+  // callchain address, in the cpumode its context marker sets (perf drops
+  // the chain at a context it does not know, such as a guest's).
   scratch_.clear();
   scratch_.push_back(self);
   uint8_t mode = kModeUser;
@@ -244,7 +244,12 @@ void ProfileAggregator::add_chain(const Sample& s, const Key& self, uint16_t ev,
       if (ip == kContextKernel) mode = kModeKernel;
       else if (ip == kContextUser) mode = kModeUser;
       else if (ip == kContextHv) mode = 3;
-      else break;
+      else {
+        // perf drops the whole chain at a context it does not know (a
+        // guest's, or garbage from a user stack): the sample's own entry stays.
+        scratch_.resize(1);
+        break;
+      }
       continue;
     }
     Key k = key_of_ip(ev, s, mode, ip);
