@@ -421,10 +421,26 @@ ProfileSnapshot ProfileAggregator::snapshot() {
     // unresolved one its address, with the DSO only when sorted by it),
     // and each chain counted once per distinct entry on it.
     snap.children = true;
+    // Chains share most frames: each distinct frame is resolved once.
+    auto row_is_resolved = [](const ProfileRow& row) { return row.sym >= 0; };
     std::vector<uint32_t> frame_rows(frames_.size());
+    FlatMap<Key, uint32_t, KeyHash> frame_row(4096);
     for (const Chain& ch : chains_)
-      for (uint32_t i = 0; i < ch.len; i++)
-        frame_rows[ch.offset + i] = static_cast<uint32_t>(row_of(frames_[ch.offset + i], ch.first, false));
+      for (uint32_t i = 0; i < ch.len; i++) {
+        const Key& k = frames_[ch.offset + i];
+        bool fresh = false;
+        uint32_t& r = frame_row.find_or_insert(k, 0, &fresh);
+        if (fresh) {
+          r = static_cast<uint32_t>(row_of(k, ch.first, false));
+        } else {
+          ProfileRow& row = snap.rows[r];
+          if (ch.first < row.first) {  // as row_of: the entry keeps its earliest address
+            row.first = ch.first;
+            row.addr = !row_is_resolved(row) && k.raw ? k.raw : k.addr;
+          }
+        }
+        frame_rows[ch.offset + i] = r;
+      }
     using GroupKey = std::tuple<uint32_t, int64_t, int64_t, int32_t, uint64_t>;
     std::map<GroupKey, uint32_t> groups;
     const ChildrenKeys& ck = children_keys_;
