@@ -18,7 +18,7 @@ interface ReportOptions {
   demangle?: boolean;
   stdio?: boolean;
   children?: boolean;
-  callGraph?: string;
+  callGraph?: string | true;
 }
 
 /**
@@ -60,7 +60,7 @@ export function reportCommand(globals: () => GlobalOptions): Command {
     .option('--buildid-dir <dir>', 'build-id cache directory (default: ~/.debug, as perf)')
     .option('--children', 'on files with call chains: Children (samples whose stack holds the entry) and Self columns (the default, as perf)')
     .option('--no-children', 'on files with call chains: one Overhead column of the samples themselves')
-    .option('-g, --call-graph <type>', "perf's call graph print type; kvmlens prints every type as `-g none` (no call graph trees yet)", callGraphOption)
+    .option('-g, --call-graph [type]', "perf's call graph print type; kvmlens prints every type as `-g none` (no call graph trees yet)", callGraphOption)
     .option('--no-demangle', 'C++ symbol names as mangled in the ELF file (demangled by default, as perf)')
     .addHelpText(
       'after',
@@ -79,8 +79,9 @@ async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number>
   const input = opts.input ?? g.input ?? defaultInputFile(g);
   const sources = symbolSources(g, opts);
   const keys = opts.sort;
-  if (opts.callGraph !== undefined && !/^none\b/.test(opts.callGraph)) {
-    warn(`call graph trees (-g ${opts.callGraph}) are not printed yet: showing -g none`);
+  if (opts.callGraph !== undefined && (opts.callGraph === true || !/^none\b/.test(opts.callGraph))) {
+    const asked = opts.callGraph === true ? '-g' : `-g ${opts.callGraph}`;
+    warn(`call graph trees (${asked}) are not printed yet: showing -g none`);
   }
   // perf report's children mode: the default on files with call chains.
   const children = opts.children !== false ? { comm: keys.includes('comm'), dso: keys.includes('dso'), sym: keys.includes('sym') } : undefined;
