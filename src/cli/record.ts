@@ -27,6 +27,25 @@ interface RecordCliOptions extends GuestOptions {
   buildidCache: boolean;
   verbose?: boolean;
   event?: string[];
+  g?: boolean;
+  callGraph?: string;
+}
+
+/**
+ * perf record's --call-graph RECORD_MODE[,RECORD_SIZE]: kvmlens records
+ * frame-pointer chains only (`fp`, which -g means); dwarf and lbr are
+ * refused with a line saying so.
+ */
+export function callGraphMode(v: string): 'fp' {
+  const mode = v.split(',')[0].trim();
+  if (mode === 'fp') {
+    if (v.includes(',')) throw new InvalidArgumentError(`--call-graph fp takes no size (got '${v}')`);
+    return 'fp';
+  }
+  if (mode === 'dwarf' || mode === 'lbr') {
+    throw new InvalidArgumentError(`--call-graph ${mode} is not supported: kvmlens records frame-pointer call chains only (--call-graph fp, or -g)`);
+  }
+  throw new InvalidArgumentError(`unknown call graph mode '${mode}' (kvmlens supports fp: frame pointers; -g means fp)`);
 }
 
 /** -e is repeatable, each value comma separated (split natively). */
@@ -58,6 +77,8 @@ export function recordCommand(globals: () => GlobalOptions): Command {
     .option('-F, --freq <hz>', 'samples per second', positiveInt('-F'))
     .option('-c, --count <n>', 'sample every n-th event (a fixed period instead of -F)', positiveInt('-c'))
     .option('-m, --mmap-pages <pages>', 'ring buffer size per CPU: pages (power of two) or size with B/K/M/G', '512')
+    .option('-g', 'record call chains (frame pointers), as perf record -g / --call-graph fp')
+    .option('--call-graph <mode>', 'call chains: fp (frame pointers; dwarf and lbr are not supported)', callGraphMode)
     .option('-N, --no-buildid-cache', 'do not add the hit DSOs to the build-id cache ($HOME/.debug)');
   addGuestOptions(cmd);
   return cmd
@@ -67,6 +88,7 @@ export function recordCommand(globals: () => GlobalOptions): Command {
         '  kvmlens --host record -- ./workload          # perf.data.kvm; then: perf report -i perf.data.kvm\n' +
         '  kvmlens --guestmount=/guests record -a -- sleep 10\n' +
         '  kvmlens --host record -e cpu-clock -e page-faults -- ./workload\n' +
+        '  kvmlens --host record -g -- ./workload        # call chains; then: kvmlens --host report (Children, Self)\n' +
         '  kvmlens --host record -e sched:sched_switch -a -- sleep 1   # tracepoints: every hit, raw payload\n' +
         '  kvmlens --host --no-guest record -p $(pidof qemu-system-x86_64)   # Ctrl-C to stop\n',
     )
@@ -160,6 +182,7 @@ async function runRecord(command: string[], opts: RecordCliOptions, g: GlobalOpt
       period: opts.count,
       events: opts.event,
       freqGiven: opts.freq !== undefined,
+      callchain: opts.g === true || opts.callGraph !== undefined,
       excludeHost: !host,
       excludeGuest: !guest,
       enableOnExec: gated !== undefined,

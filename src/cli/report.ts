@@ -19,6 +19,20 @@ interface ReportOptions {
   buildidDir?: string;
   demangle?: boolean;
   stdio?: boolean;
+  children?: boolean;
+  callGraph?: string | true;
+}
+
+/**
+ * perf report's -g / --call-graph print type (graph,0.5,caller by default):
+ * kvmlens prints no call graph trees yet, so every type prints as `-g none`;
+ * asking for a tree says so once on stderr.
+ */
+function callGraphOption(v: string): string {
+  const type = v.split(',')[0].trim();
+  const known = ['graph', 'flat', 'fractal', 'folded', 'none', 'caller', 'callee', 'fp', 'dwarf', 'lbr'];
+  if (!known.includes(type) && !/^[\d.]+$/.test(type)) throw new InvalidArgumentError(`unknown call graph print type '${type}' (perf's: graph, flat, fractal, folded, none)`);
+  return v;
 }
 
 function sortOption(value: string): SortKey[] | 'trace' {
@@ -55,6 +69,9 @@ export function reportCommand(globals: () => GlobalOptions): Command {
     .option('--kallsyms <file>', 'host kernel symbols from this kallsyms file')
     .option('-k, --vmlinux <file>', 'host kernel symbols from this vmlinux')
     .option('--buildid-dir <dir>', 'build-id cache directory (default: ~/.debug, as perf)')
+    .option('--children', 'on files with call chains: Children (samples whose stack holds the entry) and Self columns (the default, as perf)')
+    .option('--no-children', 'on files with call chains: one Overhead column of the samples themselves')
+    .option('-g, --call-graph [type]', "perf's call graph print type; kvmlens prints every type as `-g none` (no call graph trees yet)", callGraphOption)
     .option('--no-demangle', 'C++ symbol names as mangled in the ELF file (demangled by default, as perf)')
     .addHelpText(
       'after',
@@ -62,6 +79,7 @@ export function reportCommand(globals: () => GlobalOptions): Command {
         '  kvmlens --guestkallsyms=guest.kallsyms --guestmodules=guest.modules report -i perf.data.guest\n' +
         '  kvmlens --host report -i perf.data --sort dso,sym\n' +
         '  kvmlens --host report -i sched.data --sort trace   # what each sched:sched_switch said, counted\n' +
+        '  kvmlens --host report -i perf.data.kvm --no-children   # a -g recording, self overhead only\n' +
         '  kvmlens --host --guestvmlinux=vmlinux report --json | jq .events[0].entries[0]\n',
     )
     .action(async (opts: ReportOptions) => {
@@ -72,14 +90,24 @@ export function reportCommand(globals: () => GlobalOptions): Command {
 async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number> {
   const input = opts.input ?? g.input ?? defaultInputFile(g);
   const sources = symbolSources(g, opts);
-  const result = await loadProfile(input, { ...sources, trace: opts.sort === 'trace' ? 'only' : opts.sort ? undefined : 'auto' }, g.verbose === true);
-  if (result.trace) return printTraceReport(input, opts, result, sources);
   const keys = opts.sort === undefined || opts.sort === 'trace' ? (['comm', 'dso', 'sym'] as SortKey[]) : opts.sort;
+  if (opts.callGraph !== undefined && (opts.callGraph === true || !/^none\b/.test(opts.callGraph))) {
+    const asked = opts.callGraph === true ? '-g' : `-g ${opts.callGraph}`;
+    warn(`call graph trees (${asked}) are not printed yet: showing -g none`);
+  }
+  // perf report's children mode: the default on files with call chains.
+  const children = opts.children !== false ? { comm: keys.includes('comm'), dso: keys.includes('dso'), sym: keys.includes('sym') } : undefined;
+  const trace = opts.sort === 'trace' ? 'only' : opts.sort ? undefined : 'auto';
+  const result = await loadProfile(input, { ...sources, trace, children }, g.verbose === true);
+  if (result.trace) return printTraceReport(input, opts, result, sources);
+  const cumulative = result.children !== undefined;
   const sections: EventSection[] = [];
   result.events.forEach((e, i) => {
     const samples = e.samples + e.filteredSamples;
     if (samples === 0) return; // perf skips events without samples (dummy)
-    sections.push({ name: e.name || `event ${i}`, samples, period: e.period + e.filteredPeriod, entries: histEntries(result, i, keys) });
+    // Rows that only call chains hold have no samples of their own: entries in children mode only.
+    const entries = histEntries(result, i, keys).filter((x) => cumulative || x.samples > 0);
+    sections.push({ name: e.name || `event ${i}`, samples, period: e.period + e.filteredPeriod, entries });
   });
   warnFiltered(input, result, sources);
   if (sections.length === 0) warn(`${input}: the recording has no samples`);
@@ -88,6 +116,7 @@ async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number>
     const json = {
       input,
       sortKeys: keys,
+      children: cumulative,
       lost: result.lost,
       lostSamples: result.lostSamples,
       events: sections.map((s) => ({
@@ -98,6 +127,13 @@ async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number>
           overhead: s.period > 0 ? (100 * e.period) / s.period : 0,
           samples: e.samples,
           period: e.period,
+          ...(cumulative
+            ? {
+                children: s.period > 0 ? (100 * (e.childrenPeriod ?? 0)) / s.period : 0,
+                childrenSamples: e.childrenSamples ?? 0,
+                childrenPeriod: e.childrenPeriod ?? 0,
+              }
+            : {}),
           comm: keys.includes('comm') ? e.comm : undefined,
           dso: keys.includes('dso') ? (e.dso ?? '[unknown]') : undefined,
           symbol: keys.includes('sym') ? (e.sym ?? null) : undefined,
@@ -110,7 +146,7 @@ async function runReport(opts: ReportOptions, g: GlobalOptions): Promise<number>
     };
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    process.stdout.write(formatReport(sections, keys, result.lostSamples));
+    process.stdout.write(formatReport(sections, keys, result.lostSamples, cumulative));
   }
   return reportDataError(input, result) ? 1 : 0;
 }

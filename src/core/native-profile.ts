@@ -31,6 +31,8 @@ export interface ProfileRecordOptions {
   events?: string[];
   /** -F was given: tracepoints sample at that rate too (else every hit). */
   freqGiven?: boolean;
+  /** perf record -g: PERF_SAMPLE_CALLCHAIN (frame pointers). */
+  callchain?: boolean;
   /** Add the hit DSOs to this build-id cache (perf's $HOME/.debug); unset: none. */
   buildidDir?: string;
 }

@@ -19,6 +19,9 @@ export interface HistEntry {
   samples: number;
   period: number;
   first: number;
+  /** Children mode: the samples / period of the stacks holding this entry (itself included). */
+  childrenSamples?: number;
+  childrenPeriod?: number;
 }
 
 export function parseSortKeys(value: string): SortKey[] {
@@ -40,6 +43,7 @@ export function histEntries(
 ): HistEntry[] {
   const r = result.rows;
   const s = result.strings;
+  const children = result.children && r.group ? { ...result.children, group: r.group } : undefined;
   const useComm = keys.includes('comm');
   const useDso = keys.includes('dso');
   const useSym = keys.includes('sym');
@@ -71,7 +75,12 @@ export function histEntries(
       // A symbol's entry shows its first sample's address; the merged
       // unresolved entry of perf diff shows the lowest.
       if (sym === undefined ? r.addr[i] < e.addr : r.first[i] < e.first) e.addr = r.addr[i];
-      if (r.first[i] < e.first) e.first = r.first[i];
+      if (r.first[i] < e.first) {
+        e.first = r.first[i];
+        // perf's entry keeps the marker it was made with (an unresolved
+        // caller's level is not part of its identity).
+        if (children) e.level = String.fromCharCode(r.level[i]);
+      }
     } else {
       merged.set(key, {
         event,
@@ -85,6 +94,9 @@ export function histEntries(
         samples: r.samples[i],
         period: r.period[i],
         first: r.first[i],
+        // Every row of an entry has the same group (the native side keys it as above).
+        childrenSamples: children ? children.samples[children.group[i]] : undefined,
+        childrenPeriod: children ? children.period[children.group[i]] : undefined,
       });
     }
   }
@@ -98,6 +110,9 @@ function strcmp(a: string, b: string): number {
 /** perf's output order: period descending, then each key (comm, dso by name, sym by name; unknowns last). */
 export function sortEntries<T extends HistEntry>(entries: T[], keys: readonly SortKey[], period = (e: T) => e.period): T[] {
   return entries.sort((a, b) => {
+    // Children mode: perf sorts by the children's overhead, then the self one.
+    const dc = (b.childrenPeriod ?? 0) - (a.childrenPeriod ?? 0);
+    if (dc !== 0) return dc;
     const d = period(b) - period(a);
     if (d !== 0) return d;
     for (const k of keys) {
@@ -124,7 +139,8 @@ export function sortEntries<T extends HistEntry>(entries: T[], keys: readonly So
 
 /** The symbol column: "[k] name", "[.] 0x00000000000014e7", "[k] data+0x10". */
 export function symbolText(e: HistEntry): string {
-  if (e.sym === undefined) return `[${e.level}] 0x${e.addr.toString(16).padStart(16, '0')}`;
+  // perf's "%-#.*llx": printf's # adds no 0x to a zero (a call chain's end).
+  if (e.sym === undefined) return `[${e.level}] ${e.addr === 0n ? '' : '0x'}${e.addr.toString(16).padStart(16, '0')}`;
   // Matches perf for kernel data symbols. For a sample inside a user-space
   // object (a table in .text) perf prints an offset mixing two address
   // spaces; kvmlens's differs there (known, and never a code address).

@@ -30,6 +30,8 @@ export interface ProfileOptions extends SymbolSources {
    * is a tracepoint (perf's default sort order for such files).
    */
   trace?: 'also' | 'only' | 'auto';
+  /** perf report's children mode for these sort keys (used when the file has call chains). */
+  children?: { comm: boolean; dso: boolean; sym: boolean };
 }
 
 /** Samples per (event, tracepoint text); "N/A" for samples of other events. */
@@ -60,6 +62,8 @@ export interface ProfileRows {
   period: Float64Array;
   /** Sequence number of the row's first sample (perf shows that sample's address). */
   first: Float64Array;
+  /** With children: the row's entry for the sort keys (index into ProfileResult.children). */
+  group?: Uint32Array;
 }
 
 export interface ProfileEvent {
@@ -85,6 +89,11 @@ export interface BuildIdInfo {
 export interface ProfileResult {
   strings: string[];
   rows: ProfileRows;
+  /**
+   * Children mode (asked for, and the file has call chains): per entry
+   * (rows.group), the samples and period of the stacks holding it, once each.
+   */
+  children?: { samples: Float64Array; period: Float64Array };
   events: ProfileEvent[];
   /** Lost events: LOST and LOST_SAMPLES records. */
   lost: number;

@@ -64,10 +64,11 @@ export function formatPercent(v: number): string {
   return `${cFixed(v, 2).padStart(7)}%`;
 }
 
-export function formatTable(section: EventSection, keys: readonly SortKey[], total: number): string {
+export function formatTable(section: EventSection, keys: readonly SortKey[], total: number, children = false): string {
   const w = widths(section.entries, keys);
-  let out = `# ${'Overhead'}`;
-  let dots = '# ........';
+  // Children mode (perf report on call chains): Children, then Self.
+  let out = children ? '# Children      Self' : `# ${'Overhead'}`;
+  let dots = children ? '# ........  ........' : '# ........';
   for (const k of keys) {
     out += `  ${columnHeader(k, w.get(k)!)}`;
     dots += `  ${'.'.repeat(w.get(k)!)}`;
@@ -76,6 +77,10 @@ export function formatTable(section: EventSection, keys: readonly SortKey[], tot
   for (const e of section.entries) {
     const pct = total > 0 ? (100 * e.period) / total : 0;
     let line = `  ${formatPercent(pct)}`;
+    if (children) {
+      const acc = total > 0 ? (100 * (e.childrenPeriod ?? 0)) / total : 0;
+      line = `  ${formatPercent(acc)}${line}`;
+    }
     // perf pads every column, except a symbol in the last one.
     keys.forEach((k, i) => {
       const text = columnText(e, k);
@@ -88,7 +93,7 @@ export function formatTable(section: EventSection, keys: readonly SortKey[], tot
 
 /** The whole `perf report --stdio` output (without perf's random tip). */
 /** `lostSamples`: LOST_SAMPLES records' counts only, as perf's "Total Lost Samples" (LOST records are not in it). */
-export function formatReport(sections: EventSection[], keys: readonly SortKey[], lostSamples: number): string {
+export function formatReport(sections: EventSection[], keys: readonly SortKey[], lostSamples: number, children = false): string {
   let out = '# To display the perf.data header info, please use --header/--header-only options.\n#\n';
   if (sections.length === 0) return out; // perf stops here: "the data has no samples"
   out += `#\n# Total Lost Samples: ${lostSamples}\n#\n`;
@@ -96,7 +101,7 @@ export function formatReport(sections: EventSection[], keys: readonly SortKey[],
     if (i > 0) out += '\n\n';
     out += `# Samples: ${sampleCount(s.samples)} of event '${s.name}'\n`;
     out += `# Event count (approx.): ${s.period}\n#\n`;
-    out += formatTable(s, keys, s.period);
+    out += formatTable(s, keys, s.period, children);
   });
   out += '\n\n';
   return out;

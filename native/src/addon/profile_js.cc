@@ -51,6 +51,24 @@ Napi::Object profile_snapshot_to_js(Napi::Env env, const kvmlens::profile::Profi
   rows.Set("samples", samples);
   rows.Set("period", period);
   rows.Set("first", first);
+  if (snap.children) {
+    // perf report's children mode: each row's entry, and per entry the
+    // samples and period of the stacks that hold it.
+    auto group = Napi::Uint32Array::New(env, n);
+    for (size_t i = 0; i < n; i++) group[i] = snap.rows[i].group;
+    rows.Set("group", group);
+    const size_t g = snap.groups.size();
+    auto cs = Napi::Float64Array::New(env, g);
+    auto cp = Napi::Float64Array::New(env, g);
+    for (size_t i = 0; i < g; i++) {
+      cs[i] = static_cast<double>(snap.groups[i].samples);
+      cp[i] = static_cast<double>(snap.groups[i].period);
+    }
+    Napi::Object children = Napi::Object::New(env);
+    children.Set("samples", cs);
+    children.Set("period", cp);
+    out.Set("children", children);
+  }
   out.Set("rows", rows);
   Napi::Array events = Napi::Array::New(env, attrs.size());
   for (size_t i = 0; i < attrs.size(); i++) {

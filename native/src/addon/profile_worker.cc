@@ -82,7 +82,7 @@ Napi::Object profile_result_to_js(Napi::Env env, const kvmlens::profile::Profile
 }  // namespace
 
 // profileFile(path, {host, guest, kallsyms, vmlinux, guestKallsyms, guestModules,
-//   guestVmlinux, guestMount, buildidDir, demangle, samples}, onProgress?)
+//   guestVmlinux, guestMount, buildidDir, demangle, samples, children}, onProgress?)
 Napi::Value ProfileFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString() || !info[1].IsObject()) {
@@ -110,14 +110,24 @@ Napi::Value ProfileFile(const Napi::CallbackInfo& info) {
                           : trace_mode == "auto" ? TraceSort::kAuto
                           : trace_mode == "also" ? TraceSort::kAlso
                                                  : TraceSort::kNone;
+  // children: {comm, dso, sym} (the sort keys) for perf report's children mode.
+  bool children = false;
+  kvmlens::profile::ChildrenKeys keys;
+  if (o.Get("children").IsObject()) {
+    Napi::Object c = o.Get("children").As<Napi::Object>();
+    children = true;
+    keys.comm = c.Get("comm").ToBoolean();
+    keys.dso = c.Get("dso").ToBoolean();
+    keys.sym = c.Get("sym").ToBoolean();
+  }
   Napi::Function on_progress = info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
   std::string path = info[0].As<Napi::String>();
   using Worker = FileJobWorker<kvmlens::profile::ProfileFileResult>;
   return Worker::queue(
       env, "kvmlens.profileFile", on_progress,
-      [path, opts = std::move(opts), samples, trace](const Worker::Report& report) {
+      [path, opts = std::move(opts), samples, trace, children, keys](const Worker::Report& report) {
         return std::make_unique<kvmlens::profile::ProfileFileResult>(
-            kvmlens::profile::profile_file(path, opts, samples, report, trace));
+            kvmlens::profile::profile_file(path, opts, samples, report, trace, children ? &keys : nullptr));
       },
       [](Napi::Env env, std::unique_ptr<kvmlens::profile::ProfileFileResult> r) { return profile_result_to_js(env, *r); });
 }

@@ -135,6 +135,7 @@ kvmlens::ProfileTarget target_from(const Napi::Object& o) {
   t.sampling.exclude_guest = flag(o, "excludeGuest", false);
   t.sampling.enable_on_exec = flag(o, "enableOnExec", false);
   t.sampling.try_hardware = flag(o, "hardware", true);
+  t.sampling.callchain = flag(o, "callchain", false);
   Napi::Value events = o.Get("events");
   if (events.IsArray()) {
     Napi::Array a = events.As<Napi::Array>();
@@ -161,7 +162,8 @@ kvmlens::ProfileTarget target_from(const Napi::Object& o) {
 // excludeGuest, enableOnExec, mmapPages, cmdline, guestmount, guestkallsyms,
 // guestmodules, guestvmlinux, hardware (false: cpu-clock straight away),
 // events (perf's -e strings; none: cycles, else cpu-clock), freqGiven (-F on
-// the command line: tracepoints take it instead of period 1).
+// the command line: tracepoints take it instead of period 1), callchain
+// (perf record -g: PERF_SAMPLE_CALLCHAIN, frame pointers).
 Napi::Value StartProfileRecord(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject() || !info[0].As<Napi::Object>().Get("output").IsString()) {

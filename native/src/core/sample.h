@@ -32,6 +32,10 @@ struct Sample {
   uint16_t misc = 0;                // header misc: PERF_RECORD_MISC_CPUMODE_MASK bits
   const uint8_t* raw = nullptr;     // tracepoint payload (trace entry), after the u32 size
   uint32_t raw_size = 0;
+  // PERF_SAMPLE_CALLCHAIN: `callchain_nr` u64 entries (unaligned; read with
+  // memcpy), context markers (PERF_CONTEXT_*) included; null when absent.
+  const uint8_t* callchain = nullptr;
+  uint32_t callchain_nr = 0;
   uint64_t file_offset = 0;         // where the record starts, for error messages
 };
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -40,6 +41,13 @@ perf_event_attr base_attr(const SamplingOptions& o, uint32_t type, uint64_t conf
     a.sample_freq = o.freq;
   }
   a.sample_type = kProfileSampleType;
+  if (o.callchain) {
+    // As perf record -g: the kernel's frame-pointer walk, as deep as the
+    // system allows (perf's default max_stack is that sysctl).
+    a.sample_type |= PERF_SAMPLE_CALLCHAIN;
+    const std::string max = first_line("/proc/sys/kernel/perf_event_max_stack");
+    a.sample_max_stack = static_cast<uint16_t>(max.empty() ? 127 : std::min(65535L, std::max(1L, std::atol(max.c_str()))));
+  }
   a.read_format = PERF_FORMAT_ID;
   a.disabled = 1;
   a.inherit = 1;
@@ -304,6 +312,14 @@ bool SamplingSource::deliver(const uint8_t* rec, RecordSink& sink) const {
     std::memcpy(&s.cpu, rec + kOffCpu, 4);
     std::memcpy(&s.period, rec + kOffPeriod, 8);
     s.misc = h.misc;
+    if (s.attr->sample_type & PERF_SAMPLE_CALLCHAIN) {
+      // IDENTIFIER..PERIOD, then (no READ) the callchain: nr, ips.
+      uint64_t nr = 0;
+      if (h.size >= kSampleSize + 8) std::memcpy(&nr, rec + kSampleSize, 8);
+      const uint64_t room = h.size >= kSampleSize + 8 ? (h.size - kSampleSize - 8) / 8 : 0;
+      s.callchain = rec + kSampleSize + 8;
+      s.callchain_nr = static_cast<uint32_t>(std::min(nr, room));
+    }
     sink.on_sample(s);
     return true;
   }

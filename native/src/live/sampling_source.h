@@ -34,6 +34,9 @@ struct SamplingOptions {
   // perf's -e: names as given (repeatable, comma separated; see event_spec.h).
   // Empty: cycles, falling back to cpu-clock. Explicit events never fall back.
   std::vector<std::string> events;
+  // perf record -g / --call-graph fp: PERF_SAMPLE_CALLCHAIN (the kernel
+  // walks frame pointers), at most kernel.perf_event_max_stack entries.
+  bool callchain = false;
 };
 
 // perf's sample_type for profiles (as `perf record -a` writes it).

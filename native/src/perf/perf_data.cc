@@ -673,6 +673,12 @@ class Reader : public PerfDataReader {
     }
     if (l.period_off >= 0 && static_cast<uint64_t>(l.period_off) + 8 <= rsize)
       s.period = load<uint64_t>(rec + l.period_off);
+    if (l.sample_type & abi::kCallchain) {
+      uint64_t nr = 0;
+      const uint64_t at = variable_raw_offset(rec, rsize, l, pos, abi::kCallchain, &nr);
+      s.callchain = rec + at;
+      s.callchain_nr = static_cast<uint32_t>(nr);
+    }
     if (l.sample_type & abi::kRaw) {
       uint64_t raw_at = l.fixed_until_raw ? static_cast<uint64_t>(l.raw_off) : variable_raw_offset(rec, rsize, l, pos);
       if (raw_at + 4 > rsize) throw short_sample(raw_at + 4, rsize, pos);
@@ -685,8 +691,11 @@ class Reader : public PerfDataReader {
     sink_->on_sample(s);
   }
 
-  // RAW's offset when READ or CALLCHAIN (variable size) come before it.
-  uint64_t variable_raw_offset(const uint8_t* rec, uint16_t rsize, const SampleLayout& l, uint64_t pos) const {
+  // RAW's offset when READ or CALLCHAIN (variable size) come before it;
+  // with stop_at = kCallchain, the offset of the callchain's first entry
+  // (its length in *nr, checked against the record).
+  uint64_t variable_raw_offset(const uint8_t* rec, uint16_t rsize, const SampleLayout& l, uint64_t pos,
+                               uint64_t stop_at = 0, uint64_t* nr_out = nullptr) const {
     ByteCursor c(data_, pos + 8, pos + rsize, "sample");
     const uint64_t st = l.sample_type;
     for (uint64_t bit : {abi::kIdentifier, abi::kIp, abi::kTid, abi::kTime, abi::kAddr, abi::kId,
@@ -709,6 +718,10 @@ class Reader : public PerfDataReader {
     if (st & abi::kCallchain) {
       uint64_t nr = c.read<uint64_t>();
       if (nr > c.remaining() / 8) throw ParseError("sample callchain length " + std::to_string(nr) + " is impossible", pos);
+      if (stop_at == abi::kCallchain) {
+        *nr_out = nr;
+        return c.pos() - pos;
+      }
       c.skip(nr * 8);
     }
     (void)rec;

@@ -148,10 +148,23 @@ void ProfileAggregator::on_sample(const Sample& s) {
     if (trace_only_) return;
   }
 
+  const Key k = key_of_ip(ev, s, mode, s.ip);
+  if (children_) add_chain(s, k, ev, period);
+  bool fresh = false;
+  Counts& c = counts_.find_or_insert(k, Counts{}, &fresh);
+  if (fresh) c.first = seq_;
+  seq_++;
+  c.samples++;
+  c.period += period;
+}
+
+ProfileAggregator::Key ProfileAggregator::key_of_ip(uint16_t ev, const Sample& s, uint8_t mode, uint64_t ip) {
+  const SymbolizerOptions& o = sym_.options();
+  const bool host_mode = mode == kModeKernel || mode == kModeUser;
+  const bool guest_mode = mode == kModeGuestKernel || mode == kModeGuestUser;
   Key k;
   k.event = ev;
-  k.addr = s.ip;
-  const uint64_t ip = s.ip;
+  k.addr = ip;
   if (host_mode) {
     k.comm = thread(-1, s.pid, s.tid).comm;
     if (mode == kModeKernel) {
@@ -159,11 +172,18 @@ void ProfileAggregator::on_sample(const Sample& s) {
       // As perf: host kernel addresses resolve through the kernel's MMAP
       // record ([kernel.kallsyms]_text), which every real recording has.
       auto it = kernel_maps_.find(-1);
-      if (it != kernel_maps_.end())
+      if (it != kernel_maps_.end()) {
         if (const Map* m = it->second.find(ip)) {
           k.dso = m->dso;
           if (m->module) k.addr = ip - m->start + m->pgoff;
+        } else if (s.callchain) {
+          // perf's kernel map reaches up to the next map (its end is fixed
+          // up), so callers in .init.text past the MMAP's length are the
+          // kernel's: the last non-module map below the address.
+          for (const Map& km : it->second.maps)
+            if (!km.module && km.start <= ip) k.dso = km.dso;
         }
+      }
     } else {
       k.level = '.';
       if (const Map* m = maps_of(-1, s.pid).find(ip)) {
@@ -203,12 +223,71 @@ void ProfileAggregator::on_sample(const Sample& s) {
     k.comm = thread(-1, s.pid, s.tid).comm;
     k.level = 'H';
   }
+  return k;
+}
+
+void ProfileAggregator::set_children(const ChildrenKeys& keys) {
+  children_keys_ = keys;
+  children_ = false;
+  for (const EventAttr& a : attrs_)
+    if (a.sample_type & abi::kCallchain) children_ = true;
+}
+
+// perf's callchain contexts (PERF_CONTEXT_*), as u64.
+constexpr uint64_t kContextHv = static_cast<uint64_t>(-32), kContextKernel = static_cast<uint64_t>(-128),
+                   kContextUser = static_cast<uint64_t>(-512), kContextMax = static_cast<uint64_t>(-4095);
+
+void ProfileAggregator::add_chain(const Sample& s, const Key& self, uint16_t ev, uint64_t period) {
+  // perf's cumulative entries: the sample's own entry, then one per
+  // callchain address, in the cpumode its context marker sets (perf drops
+  // the chain at a context it does not know, such as a guest's).
+  scratch_.clear();
+  scratch_.push_back(self);
+  uint8_t mode = kModeUser;
+  for (uint32_t i = 0; i < s.callchain_nr; i++) {
+    const uint64_t ip = load<uint64_t>(s.callchain + 8 * i);
+    if (ip >= kContextMax) {
+      if (ip == kContextKernel) mode = kModeKernel;
+      else if (ip == kContextUser) mode = kModeUser;
+      else if (ip == kContextHv) mode = 3;
+      else {
+        // perf drops the whole chain at a context it does not know (a
+        // guest's, or garbage from a user stack): the sample's own entry stays.
+        scratch_.resize(1);
+        break;
+      }
+      continue;
+    }
+    Key k = key_of_ip(ev, s, mode, ip);
+    k.raw = ip;
+    // perf marks a frame without a map with the sample's own level.
+    if (k.dso == kNoDso) k.level = self.level;
+    scratch_.push_back(k);
+  }
+  KeyHash kh;
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ scratch_.size();
+  for (const Key& k : scratch_) h = mix64(h ^ kh(k));
   bool fresh = false;
-  Counts& c = counts_.find_or_insert(k, Counts{}, &fresh);
-  if (fresh) c.first = seq_;
-  seq_++;
-  c.samples++;
-  c.period += period;
+  uint32_t& head = chain_index_.find_or_insert(h, ~0u, &fresh);
+  for (uint32_t c = head; c != ~0u; c = chains_[c].next) {
+    Chain& ch = chains_[c];
+    if (ch.len != scratch_.size()) continue;
+    if (!std::equal(scratch_.begin(), scratch_.end(), frames_.begin() + ch.offset)) continue;
+    ch.samples++;
+    ch.period += period;
+    return;
+  }
+  Chain ch;
+  ch.offset = static_cast<uint32_t>(frames_.size());
+  ch.len = static_cast<uint32_t>(scratch_.size());
+  ch.next = head;
+  ch.hash = h;
+  ch.samples = 1;
+  ch.period = period;
+  ch.first = seq_;
+  frames_.insert(frames_.end(), scratch_.begin(), scratch_.end());
+  head = static_cast<uint32_t>(chains_.size());
+  chains_.push_back(ch);
 }
 
 void ProfileAggregator::on_mmap(const SideBandRecord& r, bool mmap2) {
@@ -294,13 +373,18 @@ ProfileSnapshot ProfileAggregator::snapshot() {
   std::map<MergeKey, size_t> rows;
   std::vector<uint32_t> comm_str(comms_.size(), ~0u);
   std::vector<int32_t> dso_str(sym_.dso_count(), -1);
-  counts_.for_each([&](const Key& k, Counts& c) {
+  // The row of one key (created with no samples when only a call chain
+  // holds it); `hit` marks its DSO as hit (samples, not callers, as perf).
+  auto row_of = [&](const Key& k, uint64_t first, bool hit) -> size_t {
     Resolved r;
     if (k.dso != kNoDso) {
-      sym_.dso(k.dso).hit = true;
+      if (hit) sym_.dso(k.dso).hit = true;
       r = sym_.resolve(k.dso, k.addr);
     }
-    uint64_t ident = r.sym ? reinterpret_cast<uintptr_t>(r.sym) : k.addr;
+    // An unresolved caller is its own address in perf (a sample's entry is
+    // the map-relative one).
+    const uint64_t addr = !r.sym && k.raw ? k.raw : k.addr;
+    uint64_t ident = r.sym ? reinterpret_cast<uintptr_t>(r.sym) : addr;
     MergeKey mk{k.event, k.comm, k.dso, ident, r.sym ? 1 : 0};
     auto it = rows.find(mk);
     if (it == rows.end()) {
@@ -315,8 +399,8 @@ ProfileSnapshot ProfileAggregator::snapshot() {
         row.dso = dso_str[k.dso];
       }
       row.level = k.level;
-      row.addr = k.addr;
-      row.first = c.first;
+      row.addr = addr;
+      row.first = first;
       if (r.sym) {
         row.sym = str(r.table->name(*r.sym));
         row.sym_start = r.sym->start;
@@ -326,13 +410,70 @@ ProfileSnapshot ProfileAggregator::snapshot() {
       snap.rows.push_back(row);
     }
     ProfileRow& row = snap.rows[it->second];
-    if (c.first < row.first) {
-      row.first = c.first;
-      row.addr = k.addr;
+    if (first < row.first) {
+      row.first = first;
+      row.addr = addr;
     }
+    return it->second;
+  };
+  counts_.for_each([&](const Key& k, Counts& c) {
+    ProfileRow& row = snap.rows[row_of(k, c.first, true)];
     row.samples += c.samples;
     row.period += c.period;
   });
+  if (children_) {
+    // Each chain's frames as rows, the rows as entries of the sort keys
+    // (perf's hist_entry__cmp: a resolved symbol is its DSO and symbol, an
+    // unresolved one its address, with the DSO only when sorted by it),
+    // and each chain counted once per distinct entry on it.
+    snap.children = true;
+    // Chains share most frames: each distinct frame is resolved once.
+    auto row_is_resolved = [](const ProfileRow& row) { return row.sym >= 0; };
+    std::vector<uint32_t> frame_rows(frames_.size());
+    FlatMap<Key, uint32_t, KeyHash> frame_row(4096);
+    for (const Chain& ch : chains_)
+      for (uint32_t i = 0; i < ch.len; i++) {
+        const Key& k = frames_[ch.offset + i];
+        bool fresh = false;
+        uint32_t& r = frame_row.find_or_insert(k, 0, &fresh);
+        if (fresh) {
+          r = static_cast<uint32_t>(row_of(k, ch.first, false));
+        } else {
+          ProfileRow& row = snap.rows[r];
+          if (ch.first < row.first) {  // as row_of: the entry keeps its earliest address
+            row.first = ch.first;
+            row.addr = !row_is_resolved(row) && k.raw ? k.raw : k.addr;
+          }
+        }
+        frame_rows[ch.offset + i] = r;
+      }
+    using GroupKey = std::tuple<uint32_t, int64_t, int64_t, int32_t, uint64_t>;
+    std::map<GroupKey, uint32_t> groups;
+    const ChildrenKeys& ck = children_keys_;
+    for (ProfileRow& row : snap.rows) {
+      const bool resolved = row.sym >= 0;
+      const bool dso_in_key = ck.dso || (ck.sym && resolved);
+      GroupKey gk{row.event, ck.comm ? row.comm : -1, dso_in_key ? row.dso : -2, ck.sym ? (resolved ? row.sym : -1) : -2,
+                  ck.sym ? (resolved ? row.sym_start : row.addr) : 0};
+      auto it = groups.find(gk);
+      if (it == groups.end()) {
+        it = groups.emplace(gk, static_cast<uint32_t>(snap.groups.size())).first;
+        snap.groups.emplace_back();
+      }
+      row.group = it->second;
+    }
+    std::vector<uint32_t> seen;
+    for (const Chain& ch : chains_) {
+      seen.clear();
+      for (uint32_t i = 0; i < ch.len; i++) {
+        const uint32_t g = snap.rows[frame_rows[ch.offset + i]].group;
+        if (std::find(seen.begin(), seen.end(), g) != seen.end()) continue;  // recursion, or several frames in one entry
+        seen.push_back(g);
+        snap.groups[g].samples += ch.samples;
+        snap.groups[g].period += ch.period;
+      }
+    }
+  }
   snap.events = totals_;
   snap.lost = lost_;
   snap.lost_samples = lost_samples_;
@@ -343,6 +484,9 @@ ProfileSnapshot ProfileAggregator::snapshot() {
 
 void ProfileAggregator::reset_counts() {
   counts_ = FlatMap<Key, Counts, KeyHash>(4096);
+  frames_.clear();
+  chains_.clear();
+  chain_index_ = FlatMap<uint64_t, uint32_t, HashHash>(1024);
   for (ProfileEventTotals& t : totals_) t = ProfileEventTotals{};
   lost_ = lost_samples_ = 0;
 }

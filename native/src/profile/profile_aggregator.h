@@ -37,6 +37,20 @@ struct ProfileRow {
   uint64_t sym_start = 0;
   uint64_t samples = 0, period = 0;
   uint64_t first = 0;    // sequence number of the row's first sample (perf keeps that sample's address)
+  uint32_t group = 0;    // with children: index into ProfileSnapshot::groups (the entry for the sort keys)
+};
+
+// perf report's children mode (the default on files with call chains): the
+// sort keys decide which frames of one sample are the same entry, so that a
+// sample counts once for each distinct entry on its stack.
+struct ChildrenKeys {
+  bool comm = true, dso = true, sym = true;
+};
+
+// Children totals of one entry: the samples whose stack holds it (itself
+// included), counted once per sample.
+struct ProfileGroup {
+  uint64_t samples = 0, period = 0;
 };
 
 struct ProfileEventTotals {
@@ -48,6 +62,8 @@ struct ProfileSnapshot {
   std::vector<std::string> strings;
   std::vector<ProfileRow> rows;         // unsorted
   std::vector<ProfileEventTotals> events;
+  bool children = false;                // rows carry groups: call chains were aggregated
+  std::vector<ProfileGroup> groups;     // with children, indexed by ProfileRow::group
   uint64_t lost = 0;          // LOST and LOST_SAMPLES records (perf top's count)
   uint64_t lost_samples = 0;  // LOST_SAMPLES records only (perf report's "Total Lost Samples")
   std::vector<std::string> warnings;    // from the symbolizer, each once
@@ -61,6 +77,11 @@ class ProfileAggregator : public RecordSink {
   // `attrs` gives the event index of each sample (Sample::attr must point
   // into it; unknown attrs count as event 0).
   ProfileAggregator(Symbolizer& symbolizer, const std::vector<EventAttr>& attrs);
+
+  // Children mode for these sort keys: the call chain of every sample is
+  // kept (once per distinct chain) when some attr records PERF_SAMPLE_CALLCHAIN.
+  // Call before the first sample.
+  void set_children(const ChildrenKeys& keys);
 
   void on_sample(const Sample& s) override;
   void on_lost(uint64_t lost, uint32_t cpu) override { lost_ += lost; }
@@ -103,16 +124,17 @@ class ProfileAggregator : public RecordSink {
   };
   struct Key {
     uint64_t addr = 0;
+    uint64_t raw = 0;  // a callchain frame's own address (perf names an unresolved caller by it); 0 for samples
     uint32_t comm = 0, dso = kNoDso;
     uint16_t event = 0;
     char level = 0;
     bool operator==(const Key& o) const {
-      return addr == o.addr && comm == o.comm && dso == o.dso && event == o.event && level == o.level;
+      return addr == o.addr && raw == o.raw && comm == o.comm && dso == o.dso && event == o.event && level == o.level;
     }
   };
   struct KeyHash {
     size_t operator()(const Key& k) const {
-      return mix64(k.addr ^ (uint64_t(k.comm) << 32) ^ (uint64_t(k.dso) * 0x9e3779b97f4a7c15ULL) ^
+      return mix64(k.addr ^ (k.raw * 0xff51afd7ed558ccdULL) ^ (uint64_t(k.comm) << 32) ^ (uint64_t(k.dso) * 0x9e3779b97f4a7c15ULL) ^
                    (uint64_t(k.event) << 8) ^ uint64_t(uint8_t(k.level)));
     }
   };
@@ -129,6 +151,27 @@ class ProfileAggregator : public RecordSink {
   MapSet& maps_of(int32_t machine, int32_t pid);
   uint16_t event_of(const EventAttr* a);
   void on_mmap(const SideBandRecord& r, bool mmap2);
+  // The key of one address in cpumode `mode` (perf's thread__find_map).
+  Key key_of_ip(uint16_t ev, const Sample& s, uint8_t mode, uint64_t ip);
+  void add_chain(const Sample& s, const Key& self, uint16_t ev, uint64_t period);
+
+  // One distinct call chain: frames_[offset, offset + len), innermost
+  // first (the sample's own entry, then the callchain's addresses).
+  struct Chain {
+    uint32_t offset = 0, len = 0;
+    uint32_t next = ~0u;  // the next chain with the same hash
+    uint64_t hash = 0;
+    uint64_t samples = 0, period = 0, first = 0;
+  };
+  struct HashHash {
+    size_t operator()(uint64_t k) const { return k; }
+  };
+  bool children_ = false;
+  ChildrenKeys children_keys_;
+  std::vector<Key> scratch_;                          // the current sample's frames (reused)
+  std::vector<Key> frames_;                           // every distinct chain's frames
+  std::vector<Chain> chains_;
+  FlatMap<uint64_t, uint32_t, HashHash> chain_index_{1024};  // hash -> first chain with it
 
   Symbolizer& sym_;
   const std::vector<EventAttr>& attrs_;

@@ -9,7 +9,8 @@ namespace kvmlens {
 namespace profile {
 
 ProfileFileResult profile_file(const std::string& path, const SymbolizerOptions& options, bool read_samples,
-                               const std::function<void(uint64_t, uint64_t)>& progress, TraceSort trace_sort) {
+                               const std::function<void(uint64_t, uint64_t)>& progress, TraceSort trace_sort,
+                               const ChildrenKeys* children) {
   ProfileFileResult out;
   std::unique_ptr<PerfDataReader> reader = PerfDataReader::open(path);
   out.info = reader->info();
@@ -52,6 +53,7 @@ ProfileFileResult profile_file(const std::string& path, const SymbolizerOptions&
       counter = std::make_unique<TraceCounter>(reader->info().attrs, tracing.get(), resolve);
       agg.set_trace_counter(counter.get(), trace_only);
     }
+    if (children) agg.set_children(*children);
     try {
       out.stats = reader->run(agg, progress);
     } catch (const ParseError& e) {

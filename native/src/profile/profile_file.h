@@ -38,6 +38,8 @@ struct ProfileFileResult {
 // --with-hits) — unless the file has no HEADER_BUILD_ID (a pipe, or
 // recorded with -B), where, as perf does, the samples are read to find the
 // DSOs that were hit.
+// `children`: perf report's children mode for these sort keys (used when
+// the file has call chains; see ProfileAggregator::set_children).
 // Throws ParseError when the header cannot be read; a damaged data section
 // is reported in data_error with the report of what came before it.
 // trace: also count samples by tracepoint payload (trace_rows), or only
@@ -46,7 +48,7 @@ struct ProfileFileResult {
 enum class TraceSort { kNone, kAlso, kOnly, kAuto };
 ProfileFileResult profile_file(const std::string& path, const SymbolizerOptions& options, bool read_samples,
                                const std::function<void(uint64_t, uint64_t)>& progress,
-                               TraceSort trace = TraceSort::kNone);
+                               TraceSort trace = TraceSort::kNone, const ChildrenKeys* children = nullptr);
 
 }  // namespace profile
 }  // namespace kvmlens

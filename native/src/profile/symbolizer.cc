@@ -1,5 +1,7 @@
 #include "profile/symbolizer.h"
 
+#include "live/build_id.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -266,6 +268,27 @@ void Symbolizer::load_user(Dso& d) {
     }
   }
   if (d.kind != DsoKind::kVdso) candidates.push_back({path, true});
+  // The vDSO outside the cache (hit by callers only, so not in
+  // HEADER_BUILD_ID): perf reads its own process's, as kvmlens does here,
+  // when the build-ids do not say it is another (checked below).
+  std::string own_vdso;
+  if (d.kind == DsoKind::kVdso) {
+    std::vector<uint8_t> image = vdso_image();
+    char tmpl[] = "/tmp/kvmlens-vdso-XXXXXX";
+    const int fd = image.empty() ? -1 : ::mkstemp(tmpl);
+    if (fd >= 0) {
+      const bool ok = ::write(fd, image.data(), image.size()) == static_cast<ssize_t>(image.size());
+      ::close(fd);
+      own_vdso = tmpl;
+      if (ok) candidates.push_back({own_vdso, true});
+    }
+  }
+  struct Unlink {
+    const std::string& p;
+    ~Unlink() {
+      if (!p.empty()) ::unlink(p.c_str());
+    }
+  } unlink_own{own_vdso};
 
   std::unique_ptr<SymbolTable> symtab, dynsym;
   elf::ElfImage runtime;
