@@ -134,6 +134,27 @@ if (!havePerf() || !cc) {
     }
   });
 
+  test('a reused pid: the forked process has the maps of its parent, not those of the dead one before it (as perf)', () => {
+    const libc = realpathSync('/usr/lib/x86_64-linux-gnu/libc.so.6'), libm = realpathSync('/usr/lib/x86_64-linux-gnu/libm.so.6');
+    const [[cOff]] = execSegments(libc), [[mOff]] = execSegments(libm);
+    const w = new ProfileDataWriter();
+    w.comm(400, 400, 'parent').mmap(400, 0x7f1000000000n, 0x100000n, 0n, libm);
+    w.comm(500, 500, 'old').mmap(500, 0x7f2000000000n, 0x200000n, 0n, libc);
+    w.sample({ ip: 0x7f2000000000n + cOff + 0x1000n, pid: 500, cpumode: MISC_USER });
+    w.fork(500, 500, true).fork(500, 400);
+    for (let i = 0; i < 3; i++) w.sample({ ip: 0x7f2000000000n + cOff + 0x1000n, pid: 500, cpumode: MISC_USER });
+    for (let i = 0; i < 2; i++) w.sample({ ip: 0x7f1000000000n + mOff + 0x800n, pid: 500, cpumode: MISC_USER });
+    const file = join(dir, 'reused.data');
+    w.write(file);
+    const p = perf(['report', '--stdio', '-i', file]);
+    assert.is(p.status, 0, p.stderr);
+    const k = kvmlens(['--host', 'report', '-i', file]);
+    assert.is(k.status, 0, k.stderr);
+    const table = (t: string) => t.split('\n').filter((l) => /%/.test(l) && !l.startsWith('#'));
+    assert.equal(table(k.stdout), table(p.stdout));
+    assert.ok(table(p.stdout).some((l) => /parent\s+\[unknown\]/.test(l)), p.stdout);
+  });
+
   test('libc.so.6 and libstdc++.so.6 (stripped: .dynsym and PLT; with libc debug symbols when installed) and the kvmlens addon (C++, unstripped): sampled addresses named as perf names them', () => {
     for (const lib of ['/usr/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/libstdc++.so.6', join(root, 'build', 'Release', 'kvmlens.node')]) {
       if (!existsSync(lib)) continue;

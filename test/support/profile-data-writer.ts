@@ -87,6 +87,23 @@ export class ProfileDataWriter {
     return this.withName(3, 0, b, comm, pid, tid);
   }
 
+  /** PERF_RECORD_FORK (7) or PERF_RECORD_EXIT (4): pid, ppid, tid, ptid, time, then the trailer. */
+  fork(pid: number, ppid: number, exit = false): this {
+    const b = Buffer.alloc(24);
+    b.writeInt32LE(pid, 0);
+    b.writeInt32LE(ppid, 4);
+    b.writeInt32LE(pid, 8);
+    b.writeInt32LE(ppid, 12);
+    const t = this.nextTime();
+    b.writeBigUInt64LE(t, 16);
+    const trailer = this.trailer(pid, pid, t, 0);
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE(exit ? 4 : 7, 0);
+    h.writeUInt16LE(8 + b.length + trailer.length, 6);
+    this.records.push(Buffer.concat([h, b, trailer]));
+    return this;
+  }
+
   /** PERF_RECORD_MMAP; pid -1 with cpumode kernel for the kernel map. */
   mmap(pid: number, start: bigint, len: bigint, pgoff: bigint, filename: string, cpumode = MISC_USER): this {
     const b = Buffer.alloc(32);

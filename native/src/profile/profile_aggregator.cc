@@ -343,12 +343,15 @@ void ProfileAggregator::on_side_band(const SideBandRecord& r) {
       child.comm = parent_comm;
       child.pid = pid;
       if (pid != ppid) {
+        // A new process starts with its parent's maps, and only those: as
+        // perf's machine__process_fork_event, which drops any thread left
+        // with this pid (pids are reused; pid_max is often 32768) before it
+        // clones the parent's maps. Stale maps of a dead process would name
+        // the new one's addresses after the old one's DSOs.
         auto parent = procs_.find(key_of(-1, ppid));
-        if (parent != procs_.end()) {
-          MapSet copy = parent->second;
-          MapSet& dst = maps_of(-1, pid);
-          if (dst.maps.empty()) dst = copy;
-        }
+        MapSet copy = parent != procs_.end() ? parent->second : MapSet();
+        copy.last = 0;
+        maps_of(-1, pid) = std::move(copy);
       }
       break;
     }
