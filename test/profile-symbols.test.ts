@@ -155,6 +155,30 @@ if (!havePerf() || !cc) {
     assert.ok(table(p.stdout).some((l) => /parent\s+\[unknown\]/.test(l)), p.stdout);
   });
 
+  test('Command column: as wide as the current comms of the threads of its entries, longer comms cut to it (as perf)', () => {
+    const libc = realpathSync('/usr/lib/x86_64-linux-gnu/libc.so.6');
+    const [[cOff]] = execSegments(libc);
+    const base = 0x7f2000000000n;
+    const w = new ProfileDataWriter();
+    w.comm(400, 400, 'perf-exec-long-name').mmap(400, base, 0x200000n, 0n, libc);
+    w.fork(500, 400);
+    for (let i = 0; i < 3; i++) w.sample({ ip: base + cOff + 0x1000n, pid: 400, cpumode: MISC_USER });
+    for (let i = 0; i < 2; i++) w.sample({ ip: base + cOff + 0x1000n, pid: 500, cpumode: MISC_USER });
+    w.comm(400, 400, 'sh').comm(500, 500, 'ls');
+    w.sample({ ip: base + cOff + 0x1000n, pid: 500, cpumode: MISC_USER });
+    const file = join(dir, 'comms.data');
+    w.write(file);
+    for (const sort of [[], ['--sort', 'comm'], ['--sort', 'comm,dso']]) {
+      const p = perf(['report', '--stdio', '-i', file, ...sort]);
+      assert.is(p.status, 0, p.stderr);
+      const k = kvmlens(['--host', 'report', '-i', file, ...sort]);
+      assert.is(k.status, 0, k.stderr);
+      const table = (t: string) => t.split('\n').filter((l) => (/%/.test(l) || /^# [.O]/.test(l)) && !/^# (To|Total|Samples|Event)/.test(l));
+      assert.equal(table(k.stdout), table(p.stdout));
+      assert.ok(table(p.stdout).some((l) => /perf-ex(\s|$)/.test(l)), p.stdout);
+    }
+  });
+
   test('libc.so.6 and libstdc++.so.6 (stripped: .dynsym and PLT; with libc debug symbols when installed) and the kvmlens addon (C++, unstripped): sampled addresses named as perf names them', () => {
     for (const lib of ['/usr/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/libstdc++.so.6', join(root, 'build', 'Release', 'kvmlens.node')]) {
       if (!existsSync(lib)) continue;

@@ -19,6 +19,8 @@ export interface HistEntry {
   samples: number;
   period: number;
   first: number;
+  /** The current comm length of the entry's first thread (perf's Command column width). */
+  commWidth?: number;
   /** Children mode: the samples / period of the stacks holding this entry (itself included). */
   childrenSamples?: number;
   childrenPeriod?: number;
@@ -77,6 +79,7 @@ export function histEntries(
       if (sym === undefined ? r.addr[i] < e.addr : r.first[i] < e.first) e.addr = r.addr[i];
       if (r.first[i] < e.first) {
         e.first = r.first[i];
+        e.commWidth = r.commWidth[i];
         // perf's entry keeps the marker it was made with (an unresolved
         // caller's level is not part of its identity).
         if (children) e.level = String.fromCharCode(r.level[i]);
@@ -94,6 +97,7 @@ export function histEntries(
         samples: r.samples[i],
         period: r.period[i],
         first: r.first[i],
+        commWidth: r.commWidth[i],
         // Every row of an entry has the same group (the native side keys it as above).
         childrenSamples: children ? children.samples[children.group[i]] : undefined,
         childrenPeriod: children ? children.period[children.group[i]] : undefined,

@@ -62,6 +62,8 @@ export interface ProfileRows {
   period: Float64Array;
   /** Sequence number of the row's first sample (perf shows that sample's address). */
   first: Float64Array;
+  /** Length of the current comm of the first sample's thread (perf sizes the Command column by it). */
+  commWidth: Uint32Array;
   /** With children: the row's entry for the sort keys (index into ProfileResult.children). */
   group?: Uint32Array;
 }

@@ -39,7 +39,9 @@ function widths(entries: HistEntry[], keys: readonly SortKey[]): Map<SortKey, nu
     if (w.has(k) && n > w.get(k)!) w.set(k, n);
   };
   for (const e of entries) {
-    grow('comm', e.comm.length);
+    // perf: thread__comm_len of the entry's thread, i.e. its comm at the
+    // end of the file, which a fork then exec makes differ from the entry's.
+    grow('comm', e.commWidth ?? e.comm.length);
     if (e.dso !== undefined) grow('dso', e.dso.length);
     if (e.sym !== undefined) grow('sym', e.sym.length + 4);
     else {
@@ -83,7 +85,8 @@ export function formatTable(section: EventSection, keys: readonly SortKey[], tot
     }
     // perf pads every column, except a symbol in the last one.
     keys.forEach((k, i) => {
-      const text = columnText(e, k);
+      // "%-*.*s": a comm longer than the column is cut to it.
+      const text = k === 'comm' ? e.comm.slice(0, w.get(k)!) : columnText(e, k);
       line += `  ${k === 'sym' && i === keys.length - 1 ? text : text.padEnd(w.get(k)!)}`;
     });
     out += `${line}\n`;

@@ -24,6 +24,7 @@ Napi::Object profile_snapshot_to_js(Napi::Env env, const kvmlens::profile::Profi
   auto samples = Napi::Float64Array::New(env, n);
   auto period = Napi::Float64Array::New(env, n);
   auto first = Napi::Float64Array::New(env, n);
+  auto comm_width = Napi::Uint32Array::New(env, n);
   for (size_t i = 0; i < n; i++) {
     const auto& r = snap.rows[i];
     event[i] = r.event;
@@ -37,6 +38,7 @@ Napi::Object profile_snapshot_to_js(Napi::Env env, const kvmlens::profile::Profi
     samples[i] = static_cast<double>(r.samples);
     period[i] = static_cast<double>(r.period);
     first[i] = static_cast<double>(r.first);
+    comm_width[i] = r.comm_width;
   }
   Napi::Object rows = Napi::Object::New(env);
   rows.Set("length", static_cast<double>(n));
@@ -51,6 +53,7 @@ Napi::Object profile_snapshot_to_js(Napi::Env env, const kvmlens::profile::Profi
   rows.Set("samples", samples);
   rows.Set("period", period);
   rows.Set("first", first);
+  rows.Set("commWidth", comm_width);
   if (snap.children) {
     // perf report's children mode: each row's entry, and per entry the
     // samples and period of the stacks that hold it.

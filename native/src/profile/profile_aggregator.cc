@@ -152,7 +152,10 @@ void ProfileAggregator::on_sample(const Sample& s) {
   if (children_) add_chain(s, k, ev, period);
   bool fresh = false;
   Counts& c = counts_.find_or_insert(k, Counts{}, &fresh);
-  if (fresh) c.first = seq_;
+  if (fresh) {
+    c.first = seq_;
+    c.thread = last_thread_;  // key_of_ip looked the sample's thread up
+  }
   seq_++;
   c.samples++;
   c.period += period;
@@ -285,6 +288,7 @@ void ProfileAggregator::add_chain(const Sample& s, const Key& self, uint16_t ev,
   ch.samples = 1;
   ch.period = period;
   ch.first = seq_;
+  ch.thread = last_thread_;
   frames_.insert(frames_.end(), scratch_.begin(), scratch_.end());
   head = static_cast<uint32_t>(chains_.size());
   chains_.push_back(ch);
@@ -378,7 +382,10 @@ ProfileSnapshot ProfileAggregator::snapshot() {
   std::vector<int32_t> dso_str(sym_.dso_count(), -1);
   // The row of one key (created with no samples when only a call chain
   // holds it); `hit` marks its DSO as hit (samples, not callers, as perf).
-  auto row_of = [&](const Key& k, uint64_t first, bool hit) -> size_t {
+  auto comm_width = [&](uint32_t thread) {
+    return thread < threads_.size() ? static_cast<uint32_t>(comms_[threads_[thread].comm].size()) : 0u;
+  };
+  auto row_of = [&](const Key& k, uint64_t first, bool hit, uint32_t thread) -> size_t {
     Resolved r;
     if (k.dso != kNoDso) {
       if (hit) sym_.dso(k.dso).hit = true;
@@ -404,6 +411,7 @@ ProfileSnapshot ProfileAggregator::snapshot() {
       row.level = k.level;
       row.addr = addr;
       row.first = first;
+      row.comm_width = comm_width(thread);
       if (r.sym) {
         row.sym = str(r.table->name(*r.sym));
         row.sym_start = r.sym->start;
@@ -416,11 +424,12 @@ ProfileSnapshot ProfileAggregator::snapshot() {
     if (first < row.first) {
       row.first = first;
       row.addr = addr;
+      row.comm_width = comm_width(thread);
     }
     return it->second;
   };
   counts_.for_each([&](const Key& k, Counts& c) {
-    ProfileRow& row = snap.rows[row_of(k, c.first, true)];
+    ProfileRow& row = snap.rows[row_of(k, c.first, true, c.thread)];
     row.samples += c.samples;
     row.period += c.period;
   });
@@ -440,12 +449,13 @@ ProfileSnapshot ProfileAggregator::snapshot() {
         bool fresh = false;
         uint32_t& r = frame_row.find_or_insert(k, 0, &fresh);
         if (fresh) {
-          r = static_cast<uint32_t>(row_of(k, ch.first, false));
+          r = static_cast<uint32_t>(row_of(k, ch.first, false, ch.thread));
         } else {
           ProfileRow& row = snap.rows[r];
           if (ch.first < row.first) {  // as row_of: the entry keeps its earliest address
             row.first = ch.first;
             row.addr = !row_is_resolved(row) && k.raw ? k.raw : k.addr;
+            row.comm_width = comm_width(ch.thread);
           }
         }
         frame_rows[ch.offset + i] = r;

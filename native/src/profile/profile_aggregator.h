@@ -38,6 +38,10 @@ struct ProfileRow {
   uint64_t samples = 0, period = 0;
   uint64_t first = 0;    // sequence number of the row's first sample (perf keeps that sample's address)
   uint32_t group = 0;    // with children: index into ProfileSnapshot::groups (the entry for the sort keys)
+  // Length of the current comm of the first sample's thread: perf sizes the
+  // Command column by it (thread__comm_len of the entry's thread, after the
+  // whole file), and cuts longer comms of the entry to the column.
+  uint32_t comm_width = 0;
 };
 
 // perf report's children mode (the default on files with call chains): the
@@ -141,6 +145,7 @@ class ProfileAggregator : public RecordSink {
   struct Counts {
     uint64_t samples = 0, period = 0;
     uint64_t first = 0;
+    uint32_t thread = 0;  // index into threads_ of the first sample's thread
   };
   struct TidHash {
     size_t operator()(int64_t k) const { return mix64(static_cast<uint64_t>(k)); }
@@ -162,6 +167,7 @@ class ProfileAggregator : public RecordSink {
     uint32_t next = ~0u;  // the next chain with the same hash
     uint64_t hash = 0;
     uint64_t samples = 0, period = 0, first = 0;
+    uint32_t thread = 0;  // the first sample's thread
   };
   struct HashHash {
     size_t operator()(uint64_t k) const { return k; }
