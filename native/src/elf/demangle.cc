@@ -45,6 +45,29 @@ std::string demangle_name_only(const std::string& mangled) {
   return "";
 }
 
+// A generic lambda taking a pack of auto (`[](auto... x)`, mangled
+// `UlDpT_E`) is beyond the demangler of GCC 12's libstdc++, which rejects
+// the whole name; perf's newer libiberty prints it "{lambda((auto:1)...)#N}"
+// (V8 has such, seen in Node 24). Demangled as a lambda of one auto, then
+// spelled as perf spells it.
+std::string demangle_pack_lambdas(const std::string& mangled) {
+  static const std::string kPack = "UlDpT_E", kOne = "UlT_E";
+  if (mangled.find(kPack) == std::string::npos) return "";
+  std::string rewritten = mangled;
+  size_t n = 0;
+  for (size_t at = rewritten.find(kPack); at != std::string::npos; at = rewritten.find(kPack, at + kOne.size())) {
+    rewritten.replace(at, kPack.size(), kOne);
+    n++;
+  }
+  std::string d = cxa_demangle(rewritten);
+  if (d.empty()) d = demangle_name_only(rewritten);
+  if (d.empty()) return "";
+  static const std::string kShown = "{lambda(auto:1)#", kPerf = "{lambda((auto:1)...)#";
+  for (size_t at = d.find(kShown); at != std::string::npos && n > 0; at = d.find(kShown, at + kPerf.size()), n--)
+    d.replace(at, kShown.size(), kPerf);
+  return d;
+}
+
 }  // namespace
 
 std::string strip_signature(const std::string& d) {
@@ -108,6 +131,7 @@ std::string demangle(const std::string& mangled) {
   size_t at = mangled.find('@');
   std::string base = at == std::string::npos ? mangled : mangled.substr(0, at);
   std::string d = cxa_demangle(base);
+  if (d.empty()) d = demangle_pack_lambdas(base);
   if (d.empty()) d = demangle_name_only(base);
   if (d.empty()) return mangled;
   std::string r = strip_signature(d);
