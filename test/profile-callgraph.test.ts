@@ -121,8 +121,10 @@ test('report on a kvmlens record -g file: Children/Self as perf report, and --no
   const file = recordWith(['-g']);
   const text = sameAsPerf(file, []);
   assert.match(text, /^# Children {6}Self {2}Command/m);
-  // main holds (nearly) every sample of the workload, with no self time.
-  assert.match(text, /^\s+(9\d|100)\.\d\d%\s+0\.00%\s+callchain\s+callchain\s+\[\.\] main$/m);
+  // main holds most samples of the workload, with (almost) no self time.
+  // (The exact figures are perf's, checked above; on a loaded machine the
+  // process's start-up and exit take a few percent outside main.)
+  assert.match(text, /^\s+(8\d|9\d|100)\.\d\d%\s+0\.\d\d%\s+callchain\s+callchain\s+\[\.\] main$/m);
   assert.match(text, /^\s+[4-7]\d\.\d\d%\s+0\.\d\d%\s+callchain\s+callchain\s+\[\.\] kvmlens_cg_outer$/m);
   // kvmlens_cg_recurse is four frames deep on its stacks and counts once (~1/7 of the samples, not 4/7).
   const rec = /^\s+([\d.]+)%\s+0\.\d\d%\s+callchain\s+callchain\s+\[\.\] kvmlens_cg_recurse$/m.exec(text);
